@@ -1,0 +1,37 @@
+# trueloop front door. `make demo` runs the embedded CPU demo; `make test` runs the test suite.
+# Both create .venv with CPU torch 2.13.0 and the package's dev extras when it is missing.
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: venv demo test test-fast lint bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/trueloop demo --out runs/demo
+
+# the whole suite, slow end-to-end tests included (what CI runs)
+test: $(STAMP)
+	$(BIN)/python -m pytest -q --timeout=900
+
+# unit tests only
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow" --timeout=120
+
+lint: $(STAMP)
+	$(BIN)/ruff check trueloop tests benchmarks examples
+
+bench: $(STAMP)
+	for b in benchmarks/*.py; do $(BIN)/python $$b; done
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

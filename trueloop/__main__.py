@@ -1,0 +1,5 @@
+import sys
+
+from trueloop.cli import main
+
+sys.exit(main())

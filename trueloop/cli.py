@@ -1,0 +1,42 @@
+"""The `trueloop` command. Each stage package contributes its subcommands through `add_commands`;
+this file only wires them together, so adding a command never touches another stage's code."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# modules that define `add_commands(subparsers)`; each subcommand sets `func(args) -> int`
+COMMAND_MODULES = (
+    "trueloop.tasks.cli",
+    "trueloop.verify.cli",
+    "trueloop.update.cli",
+    "trueloop.eval.cli",
+    "trueloop.report.cli",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="trueloop", description="RL from verifiable rewards: tasks, verifiers, training."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name != name:  # a real missing dependency inside the module: surface it
+                raise
+            continue
+        module.add_commands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

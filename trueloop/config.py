@@ -1,0 +1,286 @@
+"""Run configuration: one frozen dataclass per stage, nested in `RunConfig`.
+
+Loaded from a TOML file (tables named after the stages: `[task]`, `[policy]`, `[rollout]`, ...),
+then overridden from the command line with dotted keys (`--update.lr 3e-4`). `validate()` runs
+before step 0 and raises `ValueError` with a sentence saying what must hold and how to fix it.
+Each field is documented on the line under it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    name: str = "arithmetic"
+    # registry name of the task (see `trueloop tasks list`)
+    difficulty: int = 3
+    # 1 (trivial) .. 10 (hard for a small model)
+    horizon: int | None = None
+    # number of dependent steps, for tasks that have the knob (chain, word_problem)
+    answer_format: str = "boxed"
+    # instruction appended to every prompt: boxed | answer_is | none
+    seed: int = 0
+    # problem stream seed; problem i of split s is fixed by (task, s, seed, i)
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    model: str = "tiny"
+    # "tiny-<size>" for the built-in model built from a config, or a local HF model folder
+    size: str = "small"
+    # built-in model size when model == "tiny": see trueloop.policy.tiny.SIZES
+    init: str | None = None
+    # optional checkpoint / HF folder to start from (e.g. a cached prior)
+    lora_rank: int = 0
+    # > 0 trains LoRA adapters (needs peft) instead of all weights
+    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    # parameter dtype
+    device: str = "cpu"
+    # torch device string; "cuda" where available
+
+
+@dataclass(frozen=True)
+class RolloutConfig:
+    prompts_per_step: int = 16
+    # B: problems per optimizer step
+    group_size: int = 8
+    # G: completions sampled per problem
+    max_new_tokens: int = 32
+    # completion length cap; a completion hitting it has finish reason "length"
+    temperature: float = 1.0
+    top_p: float = 1.0
+    top_k: int = 0
+    # 0 disables top-k
+    stop: tuple[str, ...] = ()
+    # extra stop strings (EOS always stops)
+
+
+@dataclass(frozen=True)
+class VerifyConfig:
+    last_number_fallback: bool = False
+    # math: read the last number when no boxed/explicit answer exists (lenient; off by default)
+    timeout_s: float = 2.0
+    # hard wall-clock limit per verification that needs sympy or a sandbox
+    code_partial_credit: bool = False
+    # code: reward = fraction of tests passed (never for a flagged hack)
+    workers: int = 0
+    # parallel verification workers; 0 = number of CPU cores
+
+
+@dataclass(frozen=True)
+class RewardConfig:
+    correct: float = 1.0
+    # reward for a correct verdict
+    format_bonus: float = 0.0
+    # added when an answer was found at all (reason != no_answer)
+    length_penalty: float = 0.0
+    # soft overlong penalty weight (DAPO), applied over the last `overlong_buffer` tokens
+    overlong_buffer: int = 0
+    # tokens before max_new_tokens where the soft penalty ramps in
+
+
+@dataclass(frozen=True)
+class UpdateConfig:
+    advantage: Literal["grpo", "dr_grpo", "rloo", "reinforce_pp"] = "grpo"
+    # advantage estimator (trueloop.update.advantages.ADVANTAGES)
+    loss_agg: Literal["token", "sequence"] = "token"
+    # token-level (DAPO) or sequence-level (GRPO) averaging of the policy loss
+    lr: float = 1e-4
+    warmup_steps: int = 0
+    lr_decay: Literal["constant", "cosine", "linear"] = "constant"
+    weight_decay: float = 0.0
+    betas: tuple[float, float] = (0.9, 0.99)
+    max_grad_norm: float = 1.0
+    epochs: int = 1
+    # optimisation passes over each rollout batch (ratios against the sampling logprobs)
+    minibatches: int = 1
+    # optimizer steps per epoch
+    eps_low: float = 0.2
+    eps_high: float = 0.28
+    # clip-higher (DAPO): ratio clipped to [1 - eps_low, 1 + eps_high]
+    kl_coef: float = 0.0
+    # weight of the k3 KL estimate to a frozen reference policy; 0 = no reference model
+    entropy_coef: float = 0.0
+    dynamic_sampling: bool = False
+    # drop zero-variance groups and sample more until the batch is full (DAPO)
+    max_resample_rounds: int = 3
+    # cap on extra sampling rounds per step under dynamic sampling
+    mask_truncated: bool = False
+    # exclude completions that hit max_new_tokens from the loss (DAPO overlong filtering)
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    n_problems: int = 200
+    # held-out test problems per evaluation
+    k: int = 8
+    # samples per problem; pass@1 and pass@k are estimated from these
+    temperature: float = 1.0
+    difficulties: tuple[int, ...] = ()
+    # extra difficulty levels to evaluate (accuracy by difficulty); empty = only the task's
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    checkpoint_every: int = 0
+    # steps between checkpoints; 0 = only at the end
+    eval_every: int = 0
+    # steps between held-out evaluations during training; 0 = off
+    tensorboard: bool = False
+    progress: bool = True
+    # live progress bar on stderr
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    task: TaskConfig = field(default_factory=TaskConfig)
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    rollout: RolloutConfig = field(default_factory=RolloutConfig)
+    verify: VerifyConfig = field(default_factory=VerifyConfig)
+    reward: RewardConfig = field(default_factory=RewardConfig)
+    update: UpdateConfig = field(default_factory=UpdateConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+    steps: int = 100
+    # optimizer steps (one rollout batch each)
+    seed: int = 0
+    # seeds torch, sampling and data order
+
+
+def _coerce(value: Any, tp: Any, where: str) -> Any:
+    """Turn a TOML/CLI value into the field's declared type, or say why not."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
+        if value is None or value == "none":
+            return None
+        return _coerce(value, next(a for a in args if a is not type(None)), where)
+    if origin is Literal:
+        if value not in args:
+            raise ValueError(f"{where} must be one of {list(args)}; got {value!r}.")
+        return value
+    if origin is tuple:
+        items = json.loads(value) if isinstance(value, str) else value
+        if not isinstance(items, list | tuple):
+            raise ValueError(f"{where} must be a list; got {value!r}.")
+        inner = args[0] if args else str
+        return tuple(_coerce(v, inner, where) for v in items)
+    try:
+        if tp is bool and isinstance(value, str):
+            if value.lower() not in ("true", "false", "1", "0"):
+                raise ValueError
+            return value.lower() in ("true", "1")
+        if tp is int and isinstance(value, float) and not value.is_integer():
+            raise ValueError
+        return tp(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where} must be {tp.__name__}; got {value!r}.") from None
+
+
+def _build(cls: type, data: dict[str, Any], where: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(data) - names
+    if unknown:
+        raise ValueError(f"unknown key(s) {sorted(unknown)} in [{where or 'top level'}]; "
+                         f"known: {sorted(names)}.")
+    kwargs = {}
+    for name, value in data.items():
+        tp = hints[name]
+        key = f"{where}.{name}" if where else name
+        if dataclasses.is_dataclass(tp):
+            if not isinstance(value, dict):
+                raise ValueError(f"[{key}] must be a table; got {value!r}.")
+            kwargs[name] = _build(tp, value, key)
+        else:
+            kwargs[name] = _coerce(value, tp, key)
+    return cls(**kwargs)
+
+
+def parse_overrides(pairs: list[str]) -> dict[str, Any]:
+    """`["--update.lr", "3e-4", "steps=5"]` -> nested dict; values parse as TOML scalars."""
+    out: dict[str, Any] = {}
+    tokens = list(pairs)
+    while tokens:
+        tok = tokens.pop(0)
+        if "=" in tok:
+            key, raw = tok.lstrip("-").split("=", 1)
+        else:
+            if not tokens:
+                raise ValueError(f"override {tok!r} has no value; write --section.key VALUE.")
+            key, raw = tok.lstrip("-"), tokens.pop(0)
+        try:
+            value = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw
+        node = out
+        *parents, leaf = key.replace("-", "_").split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return out
+
+
+def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in extra.items():
+        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | dict | None = None) -> RunConfig:
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            data = tomllib.loads(Path(path).read_text())
+        except tomllib.TOMLDecodeError as e:
+            raise ValueError(f"config file {path} is not valid TOML: {e}.") from None
+    if overrides:
+        extra = overrides if isinstance(overrides, dict) else parse_overrides(overrides)
+        data = merge(data, extra)
+    cfg = _build(RunConfig, data, "")
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg: RunConfig) -> None:
+    """Checks that need more than one field or a registry; raises ValueError with a fix."""
+    from trueloop.tasks import TASKS
+
+    if cfg.task.name not in TASKS:
+        raise ValueError(f"task.name {cfg.task.name!r} is not a registered task; "
+                         f"known: {sorted(TASKS)}.")
+    checks = [
+        (cfg.steps >= 1, f"steps must be >= 1; got {cfg.steps}."),
+        (cfg.rollout.group_size >= 2,
+         f"rollout.group_size must be >= 2 for group-relative advantages; got "
+         f"{cfg.rollout.group_size}."),
+        (cfg.rollout.prompts_per_step >= 1, "rollout.prompts_per_step must be >= 1."),
+        (cfg.rollout.max_new_tokens >= 1, "rollout.max_new_tokens must be >= 1."),
+        (cfg.rollout.temperature > 0, "rollout.temperature must be > 0 (use a small value "
+         "such as 0.01 for near-greedy sampling)."),
+        (0 < cfg.rollout.top_p <= 1, f"rollout.top_p must be in (0, 1]; got {cfg.rollout.top_p}."),
+        (cfg.update.lr > 0, f"update.lr must be > 0; got {cfg.update.lr}."),
+        (cfg.update.epochs >= 1 and cfg.update.minibatches >= 1,
+         "update.epochs and update.minibatches must be >= 1."),
+        (0 <= cfg.update.eps_low < 1 and cfg.update.eps_high >= 0,
+         "update.eps_low must be in [0, 1) and update.eps_high >= 0."),
+        ((cfg.rollout.prompts_per_step * cfg.rollout.group_size) % cfg.update.minibatches == 0,
+         "update.minibatches must divide prompts_per_step * group_size."),
+        (cfg.eval.k >= 1 and cfg.eval.n_problems >= 1, "eval.k and eval.n_problems must be >= 1."),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ValueError(message)
+
+
+def to_dict(cfg: RunConfig) -> dict[str, Any]:
+    return dataclasses.asdict(cfg)

@@ -1,0 +1,107 @@
+"""The records that cross stage boundaries: Problem -> Completion -> Verdict -> Rollout batch.
+
+Every record is a frozen dataclass. Model-facing text lives in `Problem.prompt` / `Problem.messages`;
+everything the verifier needs and the policy must never see lives in `Problem.answer` and
+`Problem.truth` (hidden ground truth: countdown numbers, unit tests, ...).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Split = Literal["train", "test"]
+FinishReason = Literal["stop", "length"]
+
+# Verdict reasons shared by every verifier (a verifier may add its own, e.g. "error:TypeError").
+REASONS = (
+    "ok",
+    "wrong",
+    "no_answer",
+    "multiple_answers",
+    "timeout",
+    "unparseable_gold",
+    "bad_input",
+)
+
+
+@dataclass(frozen=True)
+class Message:
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One task instance, fully determined by (task, split, seed, index) for procedural tasks."""
+
+    id: str
+    # stable unique id, e.g. "arithmetic/train/0/17"
+    task: str
+    # registry name of the task that made it
+    prompt: str
+    # plain-text prompt shown to the policy (includes the answer-format instruction)
+    messages: tuple[Message, ...]
+    # the same prompt as chat messages
+    answer: str | None
+    # hidden gold answer as text (math-like tasks); None where `truth` carries the ground truth
+    truth: dict[str, Any] = field(default_factory=dict)
+    # hidden task-specific ground truth (countdown numbers/target, code tests, ...)
+    meta: dict[str, Any] = field(default_factory=dict)
+    # difficulty, horizon, split, seed, index and anything else useful for analysis
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "task": self.task,
+            "prompt": self.prompt,
+            "messages": [{"role": m.role, "content": m.content} for m in self.messages],
+            "answer": self.answer,
+            "truth": self.truth,
+            "meta": self.meta,
+        }
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One sampled completion of one problem (token-level data stays in the rollout batch)."""
+
+    problem_id: str
+    text: str
+    finish_reason: FinishReason = "stop"
+    num_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a verifier concluded about one completion. Model output never raises; it gets a reason.
+
+    `flags` name suspicious behaviour even when the answer is right or wrong anyway
+    (`hack:exit`, `hack:special_casing`, `stego:hidden_chars`, ...); a flagged hack is never rewarded.
+    """
+
+    correct: bool
+    reward: float
+    reason: str
+    flags: frozenset[str] = frozenset()
+    extracted: str | None = None
+    # the answer the verifier read out of the completion, for humans
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def hacked(self) -> bool:
+        return any(f.startswith("hack:") for f in self.flags)
+
+
+def verdict_metrics(verdicts: list[Verdict], prefix: str = "verify") -> dict[str, float]:
+    """Rates of every reason and flag over a list of verdicts: `verify/reason/<r>`, `verify/flag/<f>`."""
+    n = max(len(verdicts), 1)
+    out: dict[str, float] = {f"{prefix}/correct_rate": sum(v.correct for v in verdicts) / n}
+    for reason, c in Counter(v.reason for v in verdicts).items():
+        out[f"{prefix}/reason/{reason}"] = c / n
+    for flag, c in Counter(f for v in verdicts for f in v.flags).items():
+        out[f"{prefix}/flag/{flag}"] = c / n
+    out[f"{prefix}/hack_rate"] = sum(v.hacked for v in verdicts) / n
+    out[f"{prefix}/timeout_rate"] = sum(v.reason == "timeout" for v in verdicts) / n
+    return out
