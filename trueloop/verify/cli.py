@@ -65,9 +65,7 @@ def run(args: argparse.Namespace) -> int:
 
     with src, Progress(disable=args.no_progress, transient=True, console=_stderr()) as bar:
         task = bar.add_task(f"verify {args.kind}", total=total)
-        chunk: list[Any] = []
-        for row in _chunks(read_rows(src)):
-            chunk = row
+        for chunk in _chunks(read_rows(src)):
             for inp, out in zip(chunk, verify_rows(chunk, cfg), strict=True):
                 merged = {**inp, **out} if isinstance(inp, dict) else {"input": inp, **out}
                 dst.write(json.dumps(merged, ensure_ascii=False) + "\n")
