@@ -83,6 +83,11 @@ class Task(ABC):
 
         return verify_math(problem.answer, completion)
 
+    def verify_batch(self, problems: list[Problem], completions: list[str]) -> list[Verdict]:
+        """Verify many completions; tasks with expensive checks (code) override this to run in
+        parallel. `problems[i]` is the problem of `completions[i]`."""
+        return [self.verify(p, c) for p, c in zip(problems, completions, strict=True)]
+
     def oracle(self, problem: Problem) -> str:
         """A completion that must verify correct (used by contract tests and the prior)."""
         return f"The answer is \\boxed{{{problem.answer}}}."
