@@ -14,6 +14,7 @@ COMMAND_MODULES = (
     "trueloop.update.cli",
     "trueloop.eval.cli",
     "trueloop.report.cli",
+    "trueloop.demo",
 )
 
 
@@ -34,7 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and not hasattr(args, "overrides"):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if hasattr(args, "overrides"):
+        args.overrides = extra
     return int(args.func(args) or 0)
 
 

@@ -48,6 +48,20 @@ class PolicyConfig:
 
 
 @dataclass(frozen=True)
+class PriorConfig:
+    """Supervised pretraining of the built-in model on worked solutions (the demo's prior)."""
+
+    mixture: tuple[str, ...] = ("chain:1:1", "chain:1:2", "chain:1:3")
+    # "task:difficulty:horizon" entries ("-" = no horizon) sampled uniformly
+    steps: int = 1500
+    # optimizer steps
+    batch_size: int = 64
+    lr: float = 3e-3
+    warmup_steps: int = 50
+    seed: int = 0
+
+
+@dataclass(frozen=True)
 class RolloutConfig:
     prompts_per_step: int = 16
     # B: problems per optimizer step
@@ -91,8 +105,8 @@ class RewardConfig:
 class UpdateConfig:
     advantage: Literal["grpo", "dr_grpo", "rloo", "reinforce_pp"] = "grpo"
     # advantage estimator (trueloop.update.advantages.ADVANTAGES)
-    loss_agg: Literal["token", "sequence"] = "token"
-    # token-level (DAPO) or sequence-level (GRPO) averaging of the policy loss
+    loss_agg: Literal["token", "sequence", "constant"] = "token"
+    # token-level (DAPO), sequence-level (GRPO), or constant max_new_tokens normaliser (Dr. GRPO)
     lr: float = 1e-4
     warmup_steps: int = 0
     lr_decay: Literal["constant", "cosine", "linear"] = "constant"
@@ -143,6 +157,7 @@ class LogConfig:
 class RunConfig:
     task: TaskConfig = field(default_factory=TaskConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
+    prior: PriorConfig = field(default_factory=PriorConfig)
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
     verify: VerifyConfig = field(default_factory=VerifyConfig)
     reward: RewardConfig = field(default_factory=RewardConfig)

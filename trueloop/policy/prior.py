@@ -1,0 +1,126 @@
+"""The prior: supervised pretraining of a policy on worked solutions from the task generators.
+
+RL with verifiable rewards needs a policy that succeeds *sometimes*: a randomly initialised model
+never emits a parsable answer, so every reward is 0 and every group advantage vanishes. The prior is
+next-token cross-entropy on `task.oracle(problem)` completions (prompt tokens masked out) of train
+split problems drawn from a mixture of (task, difficulty, horizon) cells. It is cached on disk under
+`$TRUELOOP_CACHE` (default `~/.cache/trueloop`) keyed by a hash of the policy and prior configs, so a
+second demo skips it.
+
+Legend: B sequences per batch, L tokens per sequence.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import random
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from trueloop.config import PolicyConfig, PriorConfig
+from trueloop.policy import Policy, load_policy
+from trueloop.tasks import make_task
+from trueloop.tasks.base import Task
+from trueloop.update.progress import progress_bar
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("TRUELOOP_CACHE", Path.home() / ".cache" / "trueloop"))
+
+
+def prior_key(policy_cfg: PolicyConfig, prior_cfg: PriorConfig) -> str:
+    blob = json.dumps([dataclasses.asdict(policy_cfg), dataclasses.asdict(prior_cfg)],
+                      sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def parse_mixture(mixture: tuple[str, ...]) -> list[Task]:
+    tasks = []
+    for cell in mixture:
+        parts = cell.split(":")
+        if len(parts) != 3:
+            raise ValueError(f"prior.mixture entries are 'task:difficulty:horizon' ('-' for no "
+                             f"horizon); got {cell!r}.")
+        name, difficulty, horizon = parts
+        tasks.append(make_task(name, difficulty=int(difficulty),
+                               horizon=None if horizon == "-" else int(horizon)))
+    return tasks
+
+
+def encode(policy: Policy, prompt: str, completion: str) -> tuple[list[int], int]:
+    """Token ids of prompt + completion + EOS, exactly as the sampler sees the prompt, and the
+    number of prompt tokens (masked out of the loss)."""
+    tok = policy.tokenizer
+    p = tok(prompt)["input_ids"]
+    c = tok(completion, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+    return p + c, len(p)
+
+
+def make_batch(policy: Policy, tasks: list[Task], rng: random.Random, size: int, step: int):
+    rows = []
+    for j in range(size):
+        task = tasks[rng.randrange(len(tasks))]
+        problem = task.problem(step * size + j, "train", seed=rng.randrange(1 << 30))
+        rows.append(encode(policy, problem.prompt, task.oracle(problem)))
+    length = max(len(ids) for ids, _ in rows)
+    pad = policy.tokenizer.pad_token_id
+    ids = torch.full((size, length), pad, dtype=torch.long)  # (B, L)
+    labels = torch.full((size, length), -100, dtype=torch.long)  # (B, L), -100 = ignored
+    attn = torch.zeros((size, length), dtype=torch.long)
+    for i, (row, n_prompt) in enumerate(rows):
+        ids[i, :len(row)] = torch.tensor(row)
+        labels[i, n_prompt:len(row)] = torch.tensor(row[n_prompt:])
+        attn[i, :len(row)] = 1
+    return ids, labels, attn
+
+
+def pretrain(policy: Policy, cfg: PriorConfig, *, progress: bool = True) -> list[float]:
+    """Train `policy` in place on the mixture; returns the loss curve."""
+    tasks = parse_mixture(cfg.mixture)
+    rng = random.Random(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    model = policy.model.train()
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.95), weight_decay=0.01)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: min(1.0, (i + 1) / cfg.warmup_steps)
+                                              * max(0.1, 1 - i / cfg.steps))
+    losses = []
+    with progress_bar(cfg.steps, 0, enabled=progress, label="prior") as bar:
+        for step in range(cfg.steps):
+            ids, labels, attn = make_batch(policy, tasks, rng, cfg.batch_size, step)
+            logits = model(input_ids=ids, attention_mask=attn).logits[:, :-1]  # (B, L-1, V)
+            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            losses.append(loss.item())
+            bar.update({"reward/mean": -loss.item(), "rollout/accuracy": 0.0})
+    model.eval()
+    return losses
+
+
+def load_or_pretrain(policy_cfg: PolicyConfig, prior_cfg: PriorConfig, *,
+                     progress: bool = True) -> tuple[Policy, Path, bool]:
+    """The cached prior for these configs, trained and cached first if missing.
+    Returns (policy, folder, was_cached)."""
+    folder = cache_dir() / "priors" / prior_key(policy_cfg, prior_cfg)
+    if (folder / "config.json").exists():
+        return load_policy(dataclasses.replace(policy_cfg, model=str(folder))), folder, True
+    policy = load_policy(policy_cfg, seed=prior_cfg.seed)
+    losses = pretrain(policy, prior_cfg, progress=progress)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp_prior_", dir=folder.parent))
+    policy.save(tmp)
+    (tmp / "prior_losses.json").write_text(json.dumps(losses))
+    if folder.exists():
+        shutil.rmtree(folder)
+    os.replace(tmp, folder)  # atomic: a killed run never leaves a half-written prior
+    return policy, folder, False

@@ -1,0 +1,67 @@
+"""Atomic, resumable checkpoints: model, optimizer, scheduler, every RNG and the data position.
+
+A checkpoint is a folder `OUT/checkpoints/step_<N>/` holding the policy as a standard HF folder
+(`policy/`, loadable by `AutoModelForCausalLM.from_pretrained`) and `trainer_state.pt`. It is written
+to a temporary sibling and renamed into place (rename is atomic on POSIX), then `OUT/checkpoints/latest`
+is replaced the same way, so a run killed at any instant leaves either the previous checkpoint or the
+new one, never a torn one.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from trueloop.policy import Policy
+
+
+def rng_state(generator: torch.Generator) -> dict[str, Any]:
+    return {
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+        "torch": torch.get_rng_state(),
+        "sampler": generator.get_state(),
+    }
+
+
+def set_rng_state(state: dict[str, Any], generator: torch.Generator) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    generator.set_state(state["sampler"])
+
+
+def save_checkpoint(out: Path, step: int, policy: Policy, trainer_state: dict[str, Any]) -> Path:
+    """Write checkpoint `step` atomically and point `latest` at it; keeps the two newest."""
+    root = Path(out) / "checkpoints"
+    root.mkdir(parents=True, exist_ok=True)
+    final = root / f"step_{step:06d}"
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp_step_{step}_", dir=root))
+    policy.save(tmp / "policy")
+    torch.save({"step": step, **trainer_state}, tmp / "trainer_state.pt")
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    link_tmp = root / ".latest.tmp"
+    link_tmp.unlink(missing_ok=True)
+    link_tmp.symlink_to(final.name)
+    os.replace(link_tmp, root / "latest")
+    for old in sorted(root.glob("step_*"))[:-2]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def latest_checkpoint(out: Path) -> Path | None:
+    link = Path(out) / "checkpoints" / "latest"
+    return link.resolve() if link.exists() else None
+
+
+def load_trainer_state(ckpt: Path) -> dict[str, Any]:
+    return torch.load(Path(ckpt) / "trainer_state.pt", weights_only=False)

@@ -1,0 +1,38 @@
+"""`trueloop train CONFIG.toml --out DIR [--steps N] [--checkpoint-every K] [--resume]
+[--section.key VALUE ...]`: train a policy with the loop in `update/trainer.py`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from trueloop.config import load_config
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="RL-train a policy on a task",
+                       description="Overrides: any config field as --section.key VALUE, e.g. "
+                                   "--update.lr 3e-4 --rollout.group_size 8.")
+    p.add_argument("config", help="TOML run config (see examples/configs/)")
+    p.add_argument("--out", required=True, help="run folder (metrics, checkpoints, config)")
+    p.add_argument("--steps", type=int, help="override the number of optimizer steps")
+    p.add_argument("--checkpoint-every", type=int, help="steps between checkpoints")
+    p.add_argument("--resume", action="store_true", help="continue from OUT's latest checkpoint")
+    p.set_defaults(func=run, overrides=[])
+
+
+def run(args: argparse.Namespace) -> int:
+    overrides = list(args.overrides)
+    if args.steps is not None:
+        overrides += ["--steps", str(args.steps)]
+    if args.checkpoint_every is not None:
+        overrides += ["--log.checkpoint_every", str(args.checkpoint_every)]
+    try:
+        cfg = load_config(args.config, overrides)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"trueloop train: {e}", file=sys.stderr)
+        return 2
+    from trueloop.update.trainer import train
+
+    train(cfg, args.out, resume=args.resume)
+    return 0

@@ -1,0 +1,89 @@
+"""Collect one training batch: sample G completions per problem, verify them, score them.
+
+With dynamic sampling (DAPO, arXiv 2503.14476) groups whose rewards all agree carry no learning
+signal under group-relative advantages; they are dropped and more problems are drawn until the batch
+has `prompts_per_step` informative groups or `max_resample_rounds` extra rounds are spent (then the
+batch is topped up with the dropped groups, so every step has the same size). Departure from DAPO:
+the cap keeps step time bounded on a CPU.
+
+Legend: B problems per step, G completions per problem, N = B*G.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import torch
+
+from trueloop.config import RunConfig
+from trueloop.policy import Policy
+from trueloop.reward import compute_reward
+from trueloop.rollout import RolloutBatch, concat_batches, sample
+from trueloop.tasks.base import Task
+from trueloop.types import Problem, Verdict
+
+
+@dataclass(frozen=True)
+class Collected:
+    problems: list[Problem]  # (B,) one per group
+    batch: RolloutBatch  # N rows, grouped contiguously
+    verdicts: list[Verdict]  # (N,)
+    rewards: torch.Tensor  # (B, G)
+    components: dict[str, float]  # mean reward components over the batch
+    next_index: int  # data position after this batch
+    seconds: dict[str, float]  # time/sample, time/verify
+    rounds: int  # sampling rounds used (1 without dynamic sampling)
+
+
+def _round(task: Task, policy: Policy, problems: list[Problem], cfg: RunConfig,
+           generator: torch.Generator, clock: dict[str, float]):
+    t0 = time.perf_counter()
+    batch = sample(policy, [p.prompt for p in problems], cfg.rollout,
+                   group_size=cfg.rollout.group_size, generator=generator)
+    t1 = time.perf_counter()
+    g = cfg.rollout.group_size
+    owners = [p for p in problems for _ in range(g)]
+    verdicts = task.verify_batch(owners, batch.texts)
+    clock["time/sample"] += t1 - t0
+    clock["time/verify"] += time.perf_counter() - t1
+    scored = [compute_reward(v, finish_reason=f, num_tokens=int(n),
+                             max_new_tokens=cfg.rollout.max_new_tokens, cfg=cfg.reward)
+              for v, f, n in zip(verdicts, batch.finish_reasons,
+                                 batch.completion_mask.sum(1).tolist(), strict=True)]
+    rewards = torch.tensor([r for r, _ in scored], dtype=torch.float32).view(len(problems), g)
+    return batch, verdicts, rewards, [c for _, c in scored]
+
+
+def collect(task: Task, policy: Policy, cfg: RunConfig, start: int,
+            generator: torch.Generator) -> Collected:
+    """Sample, verify and score problems `start, start+1, ...` of the train split."""
+    b, g = cfg.rollout.prompts_per_step, cfg.rollout.group_size
+    clock = {"time/sample": 0.0, "time/verify": 0.0}
+    keep: list[tuple] = []  # informative groups: (problem, batch rows, verdicts, rewards, comps)
+    spare: list[tuple] = []  # zero-variance groups, used only to top up
+    index, rounds = start, 0
+    while len(keep) < b and rounds <= (cfg.update.max_resample_rounds
+                                        if cfg.update.dynamic_sampling else 0):
+        need = b - len(keep)
+        problems = task.problems(need, "train", cfg.task.seed, start=index)
+        index += need
+        rounds += 1
+        batch, verdicts, rewards, comps = _round(task, policy, problems, cfg, generator, clock)
+        for i, p in enumerate(problems):
+            rows = slice(i * g, (i + 1) * g)
+            group = (p, batch.select(rows), verdicts[rows], rewards[i], comps[rows])
+            informative = bool(rewards[i].std() > 0) or not cfg.update.dynamic_sampling
+            (keep if informative else spare).append(group)
+    groups = (keep + spare)[:b]
+    components = [c for grp in groups for c in grp[4]]
+    return Collected(
+        problems=[grp[0] for grp in groups],
+        batch=concat_batches([grp[1] for grp in groups]),
+        verdicts=[v for grp in groups for v in grp[2]],
+        rewards=torch.stack([grp[3] for grp in groups]),
+        components={k: sum(c[k] for c in components) / len(components) for k in components[0]},
+        next_index=index,
+        seconds=clock,
+        rounds=rounds,
+    )

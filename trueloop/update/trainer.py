@@ -1,0 +1,132 @@
+"""The training loop: sample -> verify -> reward -> advantages -> update -> audit -> log.
+
+`train()` below is the whole algorithm on one screen; everything it calls is a noun elsewhere
+(`collect` samples+verifies+scores, `compute_advantages`, `optimize`, `audit_step`, checkpoints).
+A run killed at any point and restarted with `resume=True` logs exactly the metrics (timings aside)
+of an uninterrupted run: the checkpoint holds model, optimizer, scheduler, every RNG and the data
+position, and `metrics.jsonl` is cut back to the checkpoint's step.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from trueloop.audit import audit_step
+from trueloop.config import RunConfig, to_dict
+from trueloop.policy import Policy, load_policy
+from trueloop.tasks import make_task
+from trueloop.tracking import MetricsLog
+from trueloop.types import verdict_metrics
+from trueloop.update.advantages import compute_advantages
+from trueloop.update.checkpoint import (latest_checkpoint, load_trainer_state, rng_state,
+                                        save_checkpoint, set_rng_state)
+from trueloop.update.collect import collect
+from trueloop.update.progress import progress_bar
+from trueloop.update.schedule import lr_lambda
+from trueloop.update.step import optimize
+
+
+@dataclass
+class TrainState:
+    policy: Policy
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LambdaLR
+    generator: torch.Generator
+    ref_model: torch.nn.Module | None
+    step: int = 0
+    data_index: int = 0
+
+
+def train(cfg: RunConfig, out: str | Path, *, resume: bool = False,
+          policy: Policy | None = None) -> Policy:
+    out = Path(out)
+    s = setup(cfg, out, resume=resume, policy=policy)
+    task = make_task(cfg.task.name, difficulty=cfg.task.difficulty, horizon=cfg.task.horizon,
+                     answer_format=cfg.task.answer_format)
+    log = MetricsLog(out, resume_step=s.step, tensorboard=cfg.log.tensorboard)
+    with progress_bar(cfg.steps, s.step, enabled=cfg.log.progress) as bar:
+        for step in range(s.step, cfg.steps):
+            t0 = time.perf_counter()
+            c = collect(task, s.policy, cfg, s.data_index, s.generator)        # sample + verify
+            adv = compute_advantages(cfg.update.advantage, c.rewards)           # (B, G)
+            t1 = time.perf_counter()
+            s.policy.model.train()
+            upd = optimize(s.policy, s.optimizer, c.batch, adv.flatten(), cfg.update,
+                           temperature=cfg.rollout.temperature,
+                           max_new_tokens=cfg.rollout.max_new_tokens, ref_model=s.ref_model)
+            s.scheduler.step()
+            s.policy.model.eval()
+            t2 = time.perf_counter()
+            metrics = {
+                **step_metrics(c, adv), **upd, **verdict_metrics(c.verdicts),
+                **audit_step(c.problems, c.batch, c.verdicts), **c.components, **c.seconds,
+                "update/lr": s.scheduler.get_last_lr()[0], "time/update": t2 - t1,
+                "time/step": t2 - t0,
+                "perf/tokens_per_s": float(c.batch.completion_mask.sum()) / (t2 - t0),
+            }
+            s.step, s.data_index = step + 1, c.next_index
+            log.log(step, metrics)
+            bar.update(metrics)
+            if cfg.log.checkpoint_every and s.step % cfg.log.checkpoint_every == 0:
+                checkpoint(out, s)
+    if latest_checkpoint(out) is None or load_trainer_state(latest_checkpoint(out))["step"] < s.step:
+        checkpoint(out, s)
+    log.close()
+    return s.policy
+
+
+def step_metrics(c, adv: torch.Tensor) -> dict[str, float]:
+    r = c.rewards  # (B, G)
+    lengths = c.batch.completion_mask.sum(1).float()  # (N,)
+    return {
+        "reward/mean": r.mean().item(),
+        "reward/std": r.std().item(),
+        "reward/zero_var_frac": (r.std(1) == 0).float().mean().item(),
+        "reward/adv_abs_mean": adv.abs().mean().item(),
+        "rollout/accuracy": sum(v.correct for v in c.verdicts) / len(c.verdicts),
+        "rollout/length_mean": lengths.mean().item(),
+        "rollout/truncated_frac": sum(f == "length" for f in c.batch.finish_reasons) / len(lengths),
+        "rollout/rounds": c.rounds,
+    }
+
+
+def setup(cfg: RunConfig, out: Path, *, resume: bool, policy: Policy | None) -> TrainState:
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(cfg.seed)
+    policy = policy or load_policy(cfg.policy, seed=cfg.seed)
+    ref_model = copy.deepcopy(policy.model).eval().requires_grad_(False) if cfg.update.kl_coef else None
+    params = [p for p in policy.model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=cfg.update.lr, betas=cfg.update.betas,
+                                  weight_decay=cfg.update.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda i: lr_lambda(
+        i, warmup_steps=cfg.update.warmup_steps, total_steps=cfg.steps, decay=cfg.update.lr_decay))
+    s = TrainState(policy, optimizer, scheduler, torch.Generator().manual_seed(cfg.seed), ref_model)
+    ckpt = latest_checkpoint(out) if resume else None
+    if ckpt is not None:
+        restore(s, ckpt)
+    (out / "config.json").write_text(json.dumps(to_dict(cfg), indent=2))
+    policy.model.eval()
+    return s
+
+
+def checkpoint(out: Path, s: TrainState) -> None:
+    save_checkpoint(out, s.step, s.policy, {
+        "optimizer": s.optimizer.state_dict(), "scheduler": s.scheduler.state_dict(),
+        "rng": rng_state(s.generator), "data_index": s.data_index,
+        "model": s.policy.model.state_dict(),
+    })
+
+
+def restore(s: TrainState, ckpt: Path) -> None:
+    state = load_trainer_state(ckpt)
+    s.policy.model.load_state_dict(state["model"])
+    s.optimizer.load_state_dict(state["optimizer"])
+    s.scheduler.load_state_dict(state["scheduler"])
+    set_rng_state(state["rng"], s.generator)
+    s.step, s.data_index = state["step"], state["data_index"]
