@@ -138,8 +138,11 @@ class EvalConfig:
     k: int = 8
     # samples per problem; pass@1 and pass@k are estimated from these
     temperature: float = 1.0
-    difficulties: tuple[int, ...] = ()
-    # extra difficulty levels to evaluate (accuracy by difficulty); empty = only the task's
+    # sampling temperature for evaluation (pass@k needs diverse samples)
+    easy: str = ""
+    # "task:difficulty:horizon" cell the prior already solves; watched for forgetting
+    extra: tuple[str, ...] = ()
+    # more "task:difficulty:horizon" cells to evaluate (accuracy by difficulty / horizon)
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 
 from trueloop.config import PolicyConfig, PriorConfig
 from trueloop.policy import Policy, load_policy
-from trueloop.tasks import make_task
+from trueloop.tasks import make_cell
 from trueloop.tasks.base import Task
 from trueloop.update.progress import progress_bar
 
@@ -42,16 +42,7 @@ def prior_key(policy_cfg: PolicyConfig, prior_cfg: PriorConfig) -> str:
 
 
 def parse_mixture(mixture: tuple[str, ...]) -> list[Task]:
-    tasks = []
-    for cell in mixture:
-        parts = cell.split(":")
-        if len(parts) != 3:
-            raise ValueError(f"prior.mixture entries are 'task:difficulty:horizon' ('-' for no "
-                             f"horizon); got {cell!r}.")
-        name, difficulty, horizon = parts
-        tasks.append(make_task(name, difficulty=int(difficulty),
-                               horizon=None if horizon == "-" else int(horizon)))
-    return tasks
+    return [make_cell(cell) for cell in mixture]
 
 
 def encode(policy: Policy, prompt: str, completion: str) -> tuple[list[int], int]:
