@@ -107,6 +107,15 @@ def test_masked_positions_do_not_matter_even_if_nan():
     assert logp.grad[0, 2] == 0
 
 
+def test_constant_aggregation_needs_norm_len():
+    old, adv = torch.zeros(2, 3), torch.tensor([1.0, -1.0])
+    mask = torch.tensor([[1, 0, 0], [1, 1, 1]])
+    named = policy_loss(old, old, adv, mask, **EPS, agg="constant", norm_len=4).loss.item()
+    assert named == pytest.approx((-1 + 3) / (2 * 4))
+    with pytest.raises(ValueError, match="norm_len"):
+        policy_loss(old, old, adv, mask, **EPS, agg="constant")
+
+
 def test_unknown_aggregation_lists_known():
     with pytest.raises(ValueError, match="known: .*sequence"):
         policy_loss(torch.zeros(1, 1), torch.zeros(1, 1), torch.ones(1), torch.ones(1, 1),

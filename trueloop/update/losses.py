@@ -12,11 +12,11 @@ arXiv 2503.14476), per token t of sequence i:
 A token is "clipped low" when ratio < 1 - eps_low and A < 0 and "clipped high" when
 ratio > 1 + eps_high and A > 0: exactly the tokens whose gradient the min() zeroes.
 
-Aggregation (`LOSS_AGGREGATIONS`, or a constant normaliser):
+Aggregation (`LOSS_AGGREGATIONS`; "constant" needs the token budget `norm_len`, see `aggregation`):
 
     token     sum_it m_it l_it / sum_it m_it                    DAPO: long answers weigh more
     sequence  mean_i ( sum_t m_it l_it / sum_t m_it )           GRPO (arXiv 2402.03300)
-    norm_len  sum_it m_it l_it / (N * norm_len)                 Dr. GRPO (arXiv 2503.20783)
+    constant  sum_it m_it l_it / (N * norm_len)                 Dr. GRPO (arXiv 2503.20783)
 
 KL to a frozen reference, k3 estimator (Schulman, "Approximating KL divergence", 2020), which is
 unbiased for KL(pi || pi_ref) on samples of pi and never negative:
@@ -94,6 +94,9 @@ LOSS_AGGREGATIONS: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
 
 def aggregation(agg: str, norm_len: int | None = None) -> Callable[[Tensor, Tensor], Tensor]:
     """The (x, mask) -> scalar reducer for `agg`, or the constant one when norm_len is set."""
+    if agg == "constant" and norm_len is None:
+        raise ValueError("loss aggregation 'constant' (Dr. GRPO) needs norm_len, the token "
+                         "budget, normally rollout.max_new_tokens.")
     if norm_len is not None:
         if norm_len < 1:
             raise ValueError(f"norm_len must be a positive token count; got {norm_len}.")
@@ -111,12 +114,13 @@ def policy_loss(
     *,
     eps_low: float,
     eps_high: float,
-    agg: Literal["token", "sequence"] = "token",
+    agg: Literal["token", "sequence", "constant"] = "token",
     norm_len: int | None = None,
 ) -> LossOutput:
     """Clipped surrogate loss (minimised). logp/old_logp/mask (N, T), adv (N,).
 
-    `norm_len` replaces `agg` by the Dr. GRPO constant normaliser sum / (N * norm_len).
+    `norm_len` replaces `agg` by the Dr. GRPO constant normaliser sum / (N * norm_len);
+    agg="constant" names that choice and requires `norm_len`.
     """
     reduce = aggregation(agg, norm_len)
     a = adv.detach().to(logp.dtype)[:, None]  # (N, 1), broadcast over tokens
