@@ -56,6 +56,13 @@ def test_grpo_is_scale_invariant_dr_grpo_is_not():
     torch.testing.assert_close(dr_grpo(REWARDS * 10), dr_grpo(REWARDS) * 10)
 
 
+@pytest.mark.parametrize("name", ["grpo", "reinforce_pp"])
+def test_normalised_estimators_ignore_affine_reward_changes(name):
+    rewards = torch.rand(4, 8, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(compute_advantages(name, 3 * rewards - 2),
+                               compute_advantages(name, rewards), atol=1e-4, rtol=1e-4)
+
+
 def test_rloo_equals_naive_leave_one_out_loop():
     rewards = torch.rand(5, 6, generator=torch.Generator().manual_seed(0))
     naive = torch.empty_like(rewards)

@@ -169,3 +169,23 @@ def test_truncation_mask():
     assert truncation_mask(["stop", "length", "stop"]).tolist() == [True, False, True]
     with pytest.raises(ValueError, match="finish reasons"):
         truncation_mask(["eos"])
+
+
+@pytest.mark.parametrize("estimator", ["grpo", "dr_grpo", "rloo", "reinforce_pp"])
+@pytest.mark.parametrize("agg", ["token", "sequence", "constant"])
+def test_one_step_moves_probability_toward_rewarded_answer(estimator, agg):
+    from trueloop.update.advantages import compute_advantages
+
+    # a one-token "policy" over 4 answers; answer 0 is the correct one
+    logits = torch.zeros(4, requires_grad=True)
+    answers = torch.tensor([0, 1, 2, 3, 0, 1, 2, 3])  # G = 8 samples of one problem
+    rewards = (answers == 0).float()[None]  # (1, 8)
+    adv = compute_advantages(estimator, rewards).flatten()  # (8,)
+    logp = torch.log_softmax(logits, -1)[answers][:, None]  # (8, 1)
+    out = policy_loss(logp, logp.detach(), adv, torch.ones(8, 1), **EPS, agg=agg,
+                      norm_len=1 if agg == "constant" else None)
+    out.loss.backward()
+    with torch.no_grad():
+        before = torch.softmax(logits, -1)[0].item()
+        after = torch.softmax(logits - 0.5 * logits.grad, -1)[0].item()
+    assert after > before
