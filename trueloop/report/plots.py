@@ -1,0 +1,260 @@
+"""The report's PNG plots: one function per plot, each `(RunData) -> Figure | None`.
+
+A function returns None when the run lacks its data (a train run has no evals; an early run may
+have no flags), and `write_plots` then removes any stale PNG of that name. Noisy per-step series are
+drawn as faint raw points under a trailing EMA (`run.smooth`). Figures are built with
+`matplotlib.figure.Figure` directly (Agg canvas, no pyplot global state), so reports can be written
+from any thread and never open a window.
+
+How to add a plot: write `def plot_<name>(run) -> Figure | None` whose docstring's first line is
+its caption, and add it to `PLOTS`; the HTML page picks it up in dict order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from trueloop.report.run import PHASES, RunData, finite, keys_with_prefix, series, smooth
+
+WIDTH, HEIGHT, DPI = 6.4, 3.4, 100
+# inches of a one-panel figure, and dots per inch: 640x340 px reads well in a mail client
+PANEL_WIDTH = 4.2
+# inches per panel in a multi-panel row
+PHASE_COLORS = {"before": "#9e9e9e", "after": "#1f77b4"}
+MIN_SMOOTH_POINTS = 8
+# below this many points a curve is drawn as plain markers + line (an EMA would only lag)
+
+
+def _figure(panels: int = 1, cols: int | None = None) -> tuple[Figure, list[Axes]]:
+    cols = cols or panels
+    rows = -(-panels // cols)
+    width = WIDTH if cols == 1 else PANEL_WIDTH * cols
+    fig = Figure(figsize=(width, HEIGHT * rows), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False).ravel().tolist()
+    for ax in axes[panels:]:
+        ax.set_visible(False)
+    return fig, axes[:panels]
+
+
+def _curve(ax: Axes, steps: list[int], values: list[float], label: str, color: str | None = None
+           ) -> None:
+    """Raw points faintly, a smoothed line on top (plain line for short series)."""
+    if len(values) < MIN_SMOOTH_POINTS:
+        ax.plot(steps, values, marker="o", ms=3, label=label, color=color)
+        return
+    (line,) = ax.plot(steps, smooth(values), label=f"{label} (EMA)", color=color, lw=1.8)
+    ax.scatter(steps, values, s=6, alpha=0.25, color=line.get_color(), linewidths=0)
+
+
+def _finish(ax: Axes, title: str, ylabel: str, xlabel: str = "optimizer step") -> None:
+    ax.set_title(title, fontsize=10)
+    ax.set_xlabel(xlabel, fontsize=9)
+    ax.set_ylabel(ylabel, fontsize=9)
+    ax.tick_params(labelsize=8)
+    ax.grid(alpha=0.3)
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:  # one entry per label (grouped bars repeat theirs)
+        unique = dict(zip(labels, handles, strict=True))
+        ax.legend(unique.values(), unique.keys(), fontsize=7, loc="best")
+
+
+def plot_reward(run: RunData) -> Figure | None:
+    """Training reward and rollout accuracy per step (raw points, EMA line); eval/* as markers."""
+    keys = [k for k in ("reward/mean", "rollout/accuracy") if series(run.rows, k)[0]]
+    evals = [k for k in keys_with_prefix(run.rows, "eval/")
+             if all(0 <= v <= 1 for v in series(run.rows, k)[1]) and series(run.rows, k)[0]]
+    if not keys and not evals:
+        return None
+    fig, (ax,) = _figure()
+    for k in keys:
+        _curve(ax, *series(run.rows, k), label=k)
+    for k in evals:
+        ax.plot(*series(run.rows, k), marker="D", ms=4, ls="--", label=k)
+    _finish(ax, "Reward and accuracy during training", "value")
+    return fig
+
+
+def plot_length(run: RunData) -> Figure | None:
+    """Mean completion length (tokens) and the fraction cut off at max_new_tokens."""
+    length = series(run.rows, "rollout/length_mean")
+    trunc = series(run.rows, "rollout/truncated_frac")
+    if not length[0] and not trunc[0]:
+        return None
+    fig, (ax1, ax2) = _figure(2)
+    _curve(ax1, *length, label="rollout/length_mean")
+    _finish(ax1, "Completion length", "tokens")
+    _curve(ax2, *trunc, label="rollout/truncated_frac", color="#d62728")
+    _finish(ax2, "Truncated completions", "fraction")
+    return fig
+
+
+def plot_reasons(run: RunData) -> Figure | None:
+    """Verdict reasons over time, stacked (a reason missing from a step's row counts 0)."""
+    keys = keys_with_prefix(run.rows, "verify/reason/")
+    if not keys:
+        return None
+    steps = [r["step"] for r in run.rows]
+    stacks = [series(run.rows, k, fill=0.0)[1] for k in keys]
+    if any(len(s) != len(steps) for s in stacks):  # a non-finite rate: keep only full steps
+        return None
+    fig, (ax,) = _figure()
+    ax.stackplot(steps, *[smooth(s) if len(s) >= MIN_SMOOTH_POINTS else s for s in stacks],
+                 labels=[k.removeprefix("verify/reason/") for k in keys], alpha=0.85)
+    ax.set_ylim(0, max(1.0, max(sum(col) for col in zip(*stacks, strict=True))))
+    _finish(ax, "Verdict reasons (EMA of per-step rates)", "fraction of completions")
+    return fig
+
+
+def plot_hacks(run: RunData) -> Figure | None:
+    """Hack-flag rates, the overall hack rate, and the audit monitors over time."""
+    flags = keys_with_prefix(run.rows, "verify/flag/")
+    extra = [k for k in ("verify/hack_rate", *keys_with_prefix(run.rows, "audit/"))
+             if series(run.rows, k)[0]]
+    if not flags and not extra:
+        return None
+    fig, (ax,) = _figure()
+    for k in flags:
+        _curve(ax, *series(run.rows, k, fill=0.0), label=k.removeprefix("verify/"))
+    for k in extra:
+        _curve(ax, *series(run.rows, k), label=k)
+    _finish(ax, "Hack flags and audit monitors", "rate")
+    return fig
+
+
+UPDATE_PANELS = (
+    ("update/loss", "loss"), ("update/entropy", "entropy (nats/token)"),
+    ("update/kl", "KL to reference"), ("update/grad_norm", "grad norm (pre-clip)"),
+    ("update/clip_frac", "clipped ratio fraction"), ("update/lr", "learning rate"),
+)
+# (metric or prefix, y label); "update/clip_frac" gathers clip_frac_low and clip_frac_high
+
+
+def plot_update(run: RunData) -> Figure | None:
+    """Optimizer diagnostics: loss, entropy, KL, gradient norm, clipping, learning rate."""
+    panels = [(keys_with_prefix(run.rows, key), label) for key, label in UPDATE_PANELS]
+    panels = [(ks, label) for ks, label in panels if any(series(run.rows, k)[0] for k in ks)]
+    if not panels:
+        return None
+    fig, axes = _figure(len(panels), cols=min(3, len(panels)))
+    for ax, (ks, label) in zip(axes, panels, strict=True):
+        for k in ks:
+            _curve(ax, *series(run.rows, k), label=k.removeprefix("update/"))
+        _finish(ax, label, label)
+    return fig
+
+
+def _pass_keys(result: dict[str, Any]) -> list[tuple[str, str]]:
+    k = result.get("k", 1)
+    return [("pass@1", "pass@1_ci"), (f"pass@{k}", f"pass@{k}_ci")] if k != 1 else [
+        ("pass@1", "pass@1_ci")]
+
+
+def _bar(ax: Axes, x: float, result: dict[str, Any] | None, key: str, phase: str, width: float
+         ) -> None:
+    if not result or not finite(result.get(key)):
+        return
+    p = result[key]
+    lo, hi = (result.get(f"{key}_ci") or [p, p])[:2]
+    ax.bar(x, p, width, color=PHASE_COLORS[phase], label=phase,
+           yerr=[[max(0.0, p - lo)], [max(0.0, hi - p)]], capsize=3, error_kw={"lw": 1})
+
+
+def plot_passk(run: RunData) -> Figure | None:
+    """Held-out pass@1 and pass@k per eval set, before vs after RL, with 95% CI error bars."""
+    sets = run.eval_sets()
+    if not sets:
+        return None
+    first = next(run.evals[p][s] for p in PHASES for s in sets if s in run.evals.get(p, {}))
+    metrics = [m for m, _ in _pass_keys(first)]
+    fig, axes = _figure(len(metrics))
+    for ax, metric in zip(axes, metrics, strict=True):
+        for i, name in enumerate(sets):
+            for j, phase in enumerate(PHASES):
+                _bar(ax, i + (j - 0.5) * 0.38, run.evals.get(phase, {}).get(name), metric, phase,
+                     0.36)
+        ax.set_xticks(range(len(sets)), sets, rotation=20 if len(sets) > 4 else 0)
+        ax.set_ylim(0, 1.05)
+        _finish(ax, f"Held-out {metric}", metric, xlabel="eval set")
+    return fig
+
+
+def level_points(run: RunData, axis: str, phase: str) -> list[tuple[int, dict[str, Any]]]:
+    """(level, result) for eval sets that differ from the reference set only along `axis`.
+
+    The reference is the "target" set (else the first); holding the task and the other axis fixed
+    makes the curve a controlled comparison rather than a mix of cells.
+    """
+    results = run.evals.get(phase, {})
+    sets = run.eval_sets()
+    ref_name = "target" if "target" in sets else (sets[0] if sets else None)
+    ref = next((run.evals[p][ref_name] for p in PHASES if ref_name in run.evals.get(p, {})), None)
+    if ref is None:
+        return []
+    other = "horizon" if axis == "difficulty" else "difficulty"
+    points: dict[int, dict[str, Any]] = {}
+    for r in results.values():
+        if (r.get("task") == ref.get("task") and r.get(other) == ref.get(other)
+                and isinstance(r.get(axis), int)):
+            points.setdefault(r[axis], r)
+    return sorted(points.items())
+
+
+def plot_levels(run: RunData) -> Figure | None:
+    """Held-out pass@1 by horizon and by difficulty (the other knob held at the target's value)."""
+    axes_with_data = [a for a in ("horizon", "difficulty")
+                      if len({x for p in PHASES for x, _ in level_points(run, a, p)}) >= 2]
+    if not axes_with_data:
+        return None
+    fig, axes = _figure(len(axes_with_data))
+    for ax, axis in zip(axes, axes_with_data, strict=True):
+        for phase in PHASES:
+            pts = [(x, r) for x, r in level_points(run, axis, phase) if finite(r.get("pass@1"))]
+            if not pts:
+                continue
+            xs, ps = [x for x, _ in pts], [r["pass@1"] for _, r in pts]
+            cis = [(r.get("pass@1_ci") or [p, p])[:2] for (_, r), p in zip(pts, ps, strict=True)]
+            err = [[max(0.0, p - lo) for p, (lo, _) in zip(ps, cis, strict=True)],
+                   [max(0.0, hi - p) for p, (_, hi) in zip(ps, cis, strict=True)]]
+            ax.errorbar(xs, ps, yerr=err, marker="o", capsize=3, label=phase,
+                        color=PHASE_COLORS[phase])
+        ax.set_ylim(0, 1.05)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        _finish(ax, f"Held-out pass@1 by {axis}", "pass@1", xlabel=axis)
+    return fig
+
+
+PLOTS: dict[str, Callable[[RunData], Figure | None]] = {
+    "reward": plot_reward,
+    "passk": plot_passk,
+    "levels": plot_levels,
+    "length": plot_length,
+    "reasons": plot_reasons,
+    "hacks": plot_hacks,
+    "update": plot_update,
+}
+# file stem -> plot; the HTML shows them in this order
+
+
+def caption(name: str) -> str:
+    """A plot's caption: the first line of its function's docstring."""
+    return (PLOTS[name].__doc__ or name).strip().splitlines()[0]
+
+
+def write_plots(run: RunData, out_dir: Path) -> dict[str, Path]:
+    """Draw every plot the run has data for into `out_dir/<name>.png`; remove stale ones."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for name, plot in PLOTS.items():
+        path = out_dir / f"{name}.png"
+        fig = plot(run)
+        if fig is None:
+            path.unlink(missing_ok=True)
+            continue
+        fig.savefig(path, dpi=DPI)
+        written[name] = path
+    return written
