@@ -1,0 +1,181 @@
+"""Rollout: the KV-cached sampler against a full forward pass, seeds, stops, batches."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+from transformers import Qwen2Config, Qwen2ForCausalLM
+
+from trueloop.config import RolloutConfig
+from trueloop.policy import Policy, build_tiny
+from trueloop.policy.chartok import build_char_tokenizer
+from trueloop.rollout import RolloutBatch, concat_batches, sample, token_logprobs
+from trueloop.rollout.draw import truncate
+
+PROMPTS = ["What is 2+2?", "x", "Put your final answer in \\boxed{}. Compute 3*4."]
+DIGITS = tuple("0123456789")
+
+
+@pytest.fixture(scope="module")
+def tiny() -> Policy:
+    return build_tiny("0.5m", seed=0)
+
+
+def run(policy: Policy, seed: int = 0, prompts=PROMPTS, **kw) -> RolloutBatch:
+    cfg = RolloutConfig(**{"max_new_tokens": 12, "group_size": 3, **kw})
+    return sample(policy, prompts, cfg, generator=torch.Generator().manual_seed(seed))
+
+
+def assert_logprobs_match(policy: Policy, batch: RolloutBatch, temperature: float = 1.0) -> None:
+    with torch.no_grad():
+        logp, entropy = token_logprobs(policy.model, batch, temperature=temperature)
+    mask = batch.completion_mask.bool()
+    assert torch.allclose(logp[mask], batch.logprobs[mask], atol=1e-4)
+    assert (batch.logprobs[~mask] == 0).all() and (entropy[mask] > 0).all()
+
+
+def test_shapes_padding_and_grouping(tiny: Policy) -> None:
+    b = run(tiny)
+    n = len(PROMPTS) * 3
+    assert b.prompt_ids.shape[0] == b.completion_ids.shape[0] == len(b.texts) == n
+    lengths = b.prompt_mask.sum(1)
+    assert lengths.tolist() == [len(p) + 1 for p in PROMPTS for _ in range(3)]  # + <bos>
+    pad = tiny.tokenizer.pad_token_id
+    assert (b.prompt_ids[b.prompt_mask == 0] == pad).all()
+    assert (b.prompt_mask[:, -1] == 1).all()  # left padding
+    assert torch.equal(b.prompt_ids[0], b.prompt_ids[2]) and b.group_size == 3
+
+
+def test_same_seed_same_rollout_other_seed_differs(tiny: Policy) -> None:
+    a, b, c = run(tiny, 7), run(tiny, 7), run(tiny, 8)
+    assert torch.equal(a.completion_ids, b.completion_ids) and a.texts == b.texts
+    assert torch.equal(a.logprobs, b.logprobs)
+    assert not torch.equal(a.completion_ids, c.completion_ids)
+
+
+def test_recorded_logprobs_match_full_forward(tiny: Policy) -> None:
+    assert_logprobs_match(tiny, run(tiny, max_new_tokens=20))
+
+
+def test_logprobs_match_with_temperature_truncation_and_compaction(tiny: Policy) -> None:
+    # digit stops finish rows at different steps, so finished rows are compacted out of the cache
+    b = run(tiny, 3, max_new_tokens=24, temperature=0.7, top_k=40, top_p=0.9, stop=DIGITS)
+    assert len(set(b.completion_mask.sum(1).tolist())) > 2
+    assert_logprobs_match(tiny, b, temperature=0.7)
+
+
+def test_length_finish_reason(tiny: Policy) -> None:
+    b = run(tiny, max_new_tokens=5)
+    assert b.completion_mask.shape[1] == 5 and "length" in b.finish_reasons
+    eos = tiny.tokenizer.eos_token_id
+    for reason, ids, mask in zip(b.finish_reasons, b.completion_ids, b.completion_mask,
+                                 strict=True):
+        n = int(mask.sum())  # a random model may draw EOS early: then it is a "stop"
+        assert (reason == "length") == (n == 5 and ids[-1] != eos)
+
+
+def test_stop_strings_cut_text_and_stop_early(tiny: Policy) -> None:
+    b = run(tiny, 1, max_new_tokens=64, stop=DIGITS)
+    for text, reason, ids, mask in zip(b.texts, b.finish_reasons, b.completion_ids,
+                                       b.completion_mask, strict=True):
+        assert not any(d in text for d in DIGITS)
+        n = int(mask.sum())
+        if reason == "stop":
+            assert tiny.tokenizer.decode(ids[n - 1:n]) in (*DIGITS, tiny.tokenizer.eos_token)
+            assert (ids[n:] == tiny.tokenizer.pad_token_id).all()
+    assert b.finish_reasons.count("stop") == len(b)  # 64 steps: every row meets a digit
+    assert b.completion_ids.shape[1] < 64  # the loop ended once every row had stopped
+
+
+def test_eos_ids_from_generation_config_stop_rows() -> None:
+    policy = build_tiny("0.5m", seed=0)
+    digit_ids = [policy.tokenizer.convert_tokens_to_ids(d) for d in DIGITS]
+    policy.model.generation_config.eos_token_id = digit_ids
+    b = run(policy, 2, max_new_tokens=64)
+    n = b.completion_mask.sum(1)
+    last = b.completion_ids.gather(1, (n - 1)[:, None]).squeeze(1)
+    stopped = torch.tensor([r == "stop" for r in b.finish_reasons])
+    assert stopped.any()
+    ends = torch.tensor(digit_ids + [policy.tokenizer.eos_token_id])
+    assert torch.isin(last[stopped], ends).all() and not torch.isin(last[~stopped], ends).any()
+    assert_logprobs_match(policy, b)
+
+
+def test_top_k_one_is_greedy(tiny: Policy) -> None:
+    b = run(tiny, 5, top_k=1)
+    for i in range(len(PROMPTS)):
+        group = b.completion_ids[3 * i: 3 * i + 3]
+        assert (group == group[0]).all()
+    ids = torch.cat([b.prompt_ids[:1], b.completion_ids[:1, :1]], 1)
+    with torch.no_grad():
+        first = tiny.model(input_ids=b.prompt_ids[:1],
+                           attention_mask=b.prompt_mask[:1]).logits[0, -1].argmax()
+    assert ids[0, -1] == first
+
+
+def test_truncate_hand_computed() -> None:
+    logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]]))
+    inf = float("-inf")
+    assert torch.isinf(truncate(logits, 2, 1.0)[0, 2:]).all()
+    assert torch.isfinite(truncate(logits, 2, 1.0)[0, :2]).all()
+    kept = truncate(logits, 0, 0.8) > inf  # 0.5 + 0.3 reaches 0.8: the rest goes
+    assert kept.tolist() == [[True, True, False, False]]
+    assert (truncate(logits, 0, 0.81) > inf).tolist() == [[True, True, True, False]]
+
+
+def test_tensor_api_equals_batch_api(tiny: Policy) -> None:
+    b = run(tiny)
+    with torch.no_grad():
+        a = token_logprobs(tiny.model, b)
+        t = token_logprobs(tiny.model, b.prompt_ids, b.prompt_mask, b.completion_ids,
+                           b.completion_mask)
+    assert torch.equal(a[0], t[0]) and torch.equal(a[1], t[1])
+
+
+def test_token_logprobs_has_gradients(tiny: Policy) -> None:
+    b = run(tiny, max_new_tokens=4)
+    logp, _ = token_logprobs(tiny.model, b)
+    logp.sum().backward()
+    grad = tiny.model.model.embed_tokens.weight.grad
+    assert grad is not None and grad.abs().sum() > 0
+    tiny.model.zero_grad(set_to_none=True)
+
+
+def test_select_and_concat_repad(tiny: Policy) -> None:
+    a = run(tiny, 0, prompts=["a"], max_new_tokens=3)
+    b = run(tiny, 1, prompts=["a much longer prompt"], max_new_tokens=6)
+    both = concat_batches([a, b])
+    assert both.completion_ids.shape == (6, 6) and both.prompt_ids.shape[1] == b.prompt_ids.shape[1]
+    assert torch.equal(both.select(slice(3, 6)).completion_ids, b.completion_ids)
+    assert both.select([0, 1, 2]).texts == a.texts
+    assert (both.completion_mask[:3, 3:] == 0).all() and (both.prompt_mask[:3, :-2] == 0).all()
+    assert_logprobs_match(tiny, both)
+
+
+def test_rejects_empty_input(tiny: Policy) -> None:
+    with pytest.raises(ValueError, match="prompt"):
+        sample(tiny, [], RolloutConfig())
+
+
+def test_qwen2_model_from_config() -> None:
+    tok = build_char_tokenizer()
+    config = Qwen2Config(vocab_size=len(tok), hidden_size=64, intermediate_size=128,
+                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                         max_position_embeddings=128, eos_token_id=tok.eos_token_id,
+                         pad_token_id=tok.pad_token_id, tie_word_embeddings=True)
+    torch.manual_seed(0)
+    policy = Policy(model=Qwen2ForCausalLM(config).eval(), tokenizer=tok)
+    b = run(policy, 4, stop=("e",))
+    assert_logprobs_match(policy, b)
+
+
+def test_lora_policy_samples() -> None:
+    pytest.importorskip("peft")
+    from trueloop.policy import apply_lora
+
+    policy = apply_lora(build_tiny("0.5m", seed=0), rank=2)
+    b = run(policy, max_new_tokens=6)
+    assert_logprobs_match(policy, b)
+    assert dataclasses.is_dataclass(b)

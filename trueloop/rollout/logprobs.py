@@ -1,0 +1,77 @@
+"""Per-token log-probabilities and entropies of completions under a model: one full forward pass.
+
+Used by the update (new and reference log-probs, with gradients when enabled) and by the test that
+checks the sampler's recorded log-probs. Prompt and completion are concatenated as
+`[left-padded prompt | right-padded completion]`; the attention mask drops pads and position ids
+count real tokens only, so each row sees exactly what the KV-cached sampler saw.
+
+    logp[n, t] = log softmax(z[n, P-1+t] / tau)[c[n, t]]
+    H[n, t]    = -sum_v p_v log p_v   over the same temperature-scaled distribution
+
+Legend: N rows, P prompt width, T completion width, V vocab, z logits, c completion ids,
+tau temperature. Only the T positions that predict completion tokens go through the LM head
+(`logits_to_keep`), and the (N, T, V) softmax work is done in row chunks to bound fp32 memory.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from trueloop.rollout.batch import RolloutBatch
+
+LOGIT_CHUNK_ELEMS = 1 << 26
+# at most this many fp32 logits (256 MiB) are materialised at once by the softmax step
+
+
+def position_ids(mask: torch.Tensor) -> torch.Tensor:
+    """Positions that count only real tokens: (N, L) mask -> (N, L) ids, pads clamped to 0."""
+    return (mask.long().cumsum(-1) - 1).clamp_min(0)
+
+
+def _logp_entropy(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(n, T, V) logits, (n, T) targets -> (n, T) log-prob of targets and (n, T) entropy."""
+    logits = logits.float()
+    lse = torch.logsumexp(logits, dim=-1)  # (n, T)
+    logp = logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - lse  # (n, T)
+    probs = torch.softmax(logits, dim=-1)  # (n, T, V)
+    entropy = lse - (probs * logits).sum(-1)  # (n, T)
+    return logp, entropy
+
+
+def token_logprobs(
+    model: torch.nn.Module,
+    batch: RolloutBatch | torch.Tensor,
+    prompt_mask: torch.Tensor | None = None,
+    completion_ids: torch.Tensor | None = None,
+    completion_mask: torch.Tensor | None = None,
+    *,
+    temperature: float = 1.0,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """`token_logprobs(model, batch)` or `token_logprobs(model, prompt_ids, prompt_mask,
+    completion_ids, completion_mask)` -> (logp, entropy), both (N, T) fp32, 0 where masked.
+
+    Gradients flow when the caller has them enabled; wrap in `torch.no_grad()` otherwise.
+    """
+    if isinstance(batch, RolloutBatch):
+        prompt_ids, prompt_mask = batch.prompt_ids, batch.prompt_mask
+        completion_ids, completion_mask = batch.completion_ids, batch.completion_mask
+    else:
+        prompt_ids = batch
+        if prompt_mask is None or completion_ids is None or completion_mask is None:
+            raise ValueError("token_logprobs with tensors needs prompt_ids, prompt_mask, "
+                             "completion_ids and completion_mask.")
+    device = next(model.parameters()).device
+    t = completion_ids.shape[1]
+    ids = torch.cat([prompt_ids, completion_ids], dim=1).to(device)  # (N, P+T)
+    mask = torch.cat([prompt_mask, completion_mask], dim=1).to(device)  # (N, P+T)
+    out = model(input_ids=ids, attention_mask=mask, position_ids=position_ids(mask),
+                use_cache=False, logits_to_keep=t + 1)
+    logits = out.logits[:, :-1] / temperature  # (N, T, V): position P-1+t predicts token t
+    targets = completion_ids.to(device)
+    rows = max(1, LOGIT_CHUNK_ELEMS // max(1, t * logits.shape[-1]))
+    parts = [_logp_entropy(logits[i:i + rows], targets[i:i + rows])
+             for i in range(0, ids.shape[0], rows)]
+    logp = torch.cat([p for p, _ in parts])  # (N, T)
+    entropy = torch.cat([e for _, e in parts])  # (N, T)
+    keep = completion_mask.to(device).bool()
+    return logp.masked_fill(~keep, 0.0), entropy.masked_fill(~keep, 0.0)
