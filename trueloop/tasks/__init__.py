@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+from trueloop.tasks.arithmetic import Arithmetic
 from trueloop.tasks.base import Task
+from trueloop.tasks.chain import Chain
+from trueloop.tasks.countdown import Countdown
+from trueloop.tasks.linear_equation import LinearEquation
+from trueloop.tasks.math_datasets import GSM8K, MathDataset
+from trueloop.tasks.word_problem import WordProblem
 
-TASKS: dict[str, type[Task]] = {}
+TASKS: dict[str, type[Task]] = {
+    "arithmetic": Arithmetic,
+    "chain": Chain,
+    "countdown": Countdown,
+    "linear_equation": LinearEquation,
+    "word_problem": WordProblem,
+    "gsm8k": GSM8K,
+    "math": MathDataset,
+}
 
 
 def make_task(name: str, **options) -> Task:
@@ -15,7 +29,8 @@ def make_task(name: str, **options) -> Task:
 
 
 def make_cell(cell: str, **options) -> Task:
-    """Build a task from a "name:difficulty:horizon" cell ("-" = no horizon), as configs write them."""
+    """Build a task from a "name:difficulty:horizon" cell ("-" = no horizon), as configs
+    write them."""
     parts = cell.split(":")
     if len(parts) != 3:
         raise ValueError(f"a task cell is 'name:difficulty:horizon' ('-' for no horizon); "
