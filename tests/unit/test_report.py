@@ -18,7 +18,7 @@ from trueloop.report.run import series, smooth
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 EVIL = "<script>alert('pwned')</script><img src=x onerror=alert(1)>"
-METRIC_PLOTS = {"reward", "length", "reasons", "hacks", "update"}
+METRIC_PLOTS = {"reward", "length", "reasons", "hacks", "update", "reward_terms", "time"}
 EVAL_PLOTS = {"passk", "levels"}
 
 
@@ -34,7 +34,9 @@ def metrics_rows(n: int, seed: int = 0) -> list[dict]:
                "update/grad_norm": None if step == 3 else abs(rng.gauss(1, 0.2)),
                "update/clip_frac_low": 0.01, "update/clip_frac_high": 0.02,
                "update/lr": 1e-3, "verify/reason/ok": acc, "verify/reason/wrong": 1 - acc,
-               "verify/hack_rate": 0.0, "audit/prompt_echo_rate": 0.01, "time/step": 0.5}
+               "verify/hack_rate": 0.0, "audit/prompt_echo_rate": 0.01, "time/step": 0.5,
+               "time/sample": 0.3, "perf/tokens_per_s": 900 + step, "reward/format": 0.9,
+               "reward/zero_var_frac": 0.5 - acc / 4}
         if step % 5 == 0:  # rates only for reasons/flags seen that step
             row.update({"verify/reason/wrong": 0.8 - acc, "verify/reason/no_answer": 0.2,
                         "verify/flag/hack:echo": 0.1, "verify/hack_rate": 0.1})

@@ -26,6 +26,10 @@ WIDTH, HEIGHT, DPI = 6.4, 3.4, 100
 PANEL_WIDTH = 4.2
 # inches per panel in a multi-panel row
 PHASE_COLORS = {"before": "#9e9e9e", "after": "#1f77b4"}
+STEP = "optimizer step"
+REASON_COLORS = {"ok": "#2ca02c", "wrong": "#d62728", "no_answer": "#ff7f0e",
+                 "multiple_answers": "#9467bd", "timeout": "#8c564b", "bad_input": "#7f7f7f"}
+# fixed colours for the shared verdict reasons, so reports compare at a glance
 MIN_SMOOTH_POINTS = 8
 # below this many points a curve is drawn as plain markers + line (an EMA would only lag)
 
@@ -51,8 +55,11 @@ def _curve(ax: Axes, steps: list[int], values: list[float], label: str, color: s
     ax.scatter(steps, values, s=6, alpha=0.25, color=line.get_color(), linewidths=0)
 
 
-def _finish(ax: Axes, title: str, ylabel: str, xlabel: str = "optimizer step") -> None:
+def _finish(ax: Axes, title: str, ylabel: str, xlabel: str = STEP, *, outside: bool = False
+            ) -> None:
     ax.set_title(title, fontsize=10)
+    if xlabel == STEP:
+        ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_xlabel(xlabel, fontsize=9)
     ax.set_ylabel(ylabel, fontsize=9)
     ax.tick_params(labelsize=8)
@@ -60,12 +67,18 @@ def _finish(ax: Axes, title: str, ylabel: str, xlabel: str = "optimizer step") -
     handles, labels = ax.get_legend_handles_labels()
     if handles:  # one entry per label (grouped bars repeat theirs)
         unique = dict(zip(labels, handles, strict=True))
-        ax.legend(unique.values(), unique.keys(), fontsize=7, loc="best")
+        where = {"loc": "upper left", "bbox_to_anchor": (1.01, 1)} if outside else {"loc": "best"}
+        ax.legend(unique.values(), unique.keys(), fontsize=7, **where)
+
+
+REWARD_STATS = ("reward/mean", "reward/std", "reward/zero_var_frac", "reward/adv_abs_mean")
+# reward/* keys that describe the batch; every other reward/* key is a named reward component
 
 
 def plot_reward(run: RunData) -> Figure | None:
-    """Training reward and rollout accuracy per step (raw points, EMA line); eval/* as markers."""
-    keys = [k for k in ("reward/mean", "rollout/accuracy") if series(run.rows, k)[0]]
+    """Training reward, rollout accuracy, and groups without signal per step; eval/* as markers."""
+    keys = [k for k in ("reward/mean", "rollout/accuracy", "reward/zero_var_frac")
+            if series(run.rows, k)[0]]
     evals = [k for k in keys_with_prefix(run.rows, "eval/")
              if all(0 <= v <= 1 for v in series(run.rows, k)[1]) and series(run.rows, k)[0]]
     if not keys and not evals:
@@ -76,6 +89,35 @@ def plot_reward(run: RunData) -> Figure | None:
     for k in evals:
         ax.plot(*series(run.rows, k), marker="D", ms=4, ls="--", label=k)
     _finish(ax, "Reward and accuracy during training", "value")
+    return fig
+
+
+def plot_reward_terms(run: RunData) -> Figure | None:
+    """Named reward components (correctness, format, overlong penalty, ...) per step."""
+    keys = [k for k in keys_with_prefix(run.rows, "reward/")
+            if k not in REWARD_STATS and series(run.rows, k)[0]]
+    if not keys:
+        return None
+    fig, (ax,) = _figure()
+    for k in keys:
+        _curve(ax, *series(run.rows, k), label=k.removeprefix("reward/"))
+    _finish(ax, "Reward components", "mean per completion")
+    return fig
+
+
+def plot_time(run: RunData) -> Figure | None:
+    """Seconds per step by stage (sample, verify, update) and rollout throughput."""
+    stages = [k for k in ("time/sample", "time/verify", "time/update", "time/step")
+              if series(run.rows, k)[0]]
+    tps = series(run.rows, "perf/tokens_per_s")
+    if not stages and not tps[0]:
+        return None
+    fig, (ax1, ax2) = _figure(2)
+    for k in stages:
+        _curve(ax1, *series(run.rows, k), label=k.removeprefix("time/"))
+    _finish(ax1, "Time per step", "seconds")
+    _curve(ax2, *tps, label="perf/tokens_per_s", color="#2ca02c")
+    _finish(ax2, "Rollout throughput", "tokens / s")
     return fig
 
 
@@ -103,10 +145,13 @@ def plot_reasons(run: RunData) -> Figure | None:
     if any(len(s) != len(steps) for s in stacks):  # a non-finite rate: keep only full steps
         return None
     fig, (ax,) = _figure()
+    names = [k.removeprefix("verify/reason/") for k in keys]
+    spare = iter(["#1f77b4", "#17becf", "#bcbd22", "#e377c2", "#aec7e8", "#ffbb78"] * 4)
     ax.stackplot(steps, *[smooth(s) if len(s) >= MIN_SMOOTH_POINTS else s for s in stacks],
-                 labels=[k.removeprefix("verify/reason/") for k in keys], alpha=0.85)
+                 labels=names, colors=[REASON_COLORS.get(n) or next(spare) for n in names],
+                 alpha=0.85)
     ax.set_ylim(0, max(1.0, max(sum(col) for col in zip(*stacks, strict=True))))
-    _finish(ax, "Verdict reasons (EMA of per-step rates)", "fraction of completions")
+    _finish(ax, "Verdict reasons (EMA of per-step rates)", "fraction of completions", outside=True)
     return fig
 
 
@@ -236,6 +281,8 @@ PLOTS: dict[str, Callable[[RunData], Figure | None]] = {
     "reasons": plot_reasons,
     "hacks": plot_hacks,
     "update": plot_update,
+    "reward_terms": plot_reward_terms,
+    "time": plot_time,
 }
 # file stem -> plot; the HTML shows them in this order
 
