@@ -1,0 +1,80 @@
+"""Canonical answer text: strip presentation so that only the mathematical content is compared.
+
+Drops math delimiters (`$`, `\\(`), sizing (`\\left`, `\\displaystyle`), spacing commands, units,
+currency, degrees and `\\text{}` annotations; maps unicode math symbols to LaTeX; keeps `%` (a
+percentage is a number) and everything that can change a value. Hedges ("3 or 5", `5\\text{ or }7`)
+are detected *before* `\\text{}` is unwrapped, so an annotation can never hide a second answer.
+
+Covered: presentation differences between a gold answer and a correct candidate.
+Not covered: value equality (`verify/numbers.py`, `verify/latex.py` decide that).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+_UNICODE = str.maketrans({
+    "\u2212": "-", "\u2013": "-", "\u00d7": r"\times ", "\u00f7": r"\div ", "\u00b7": r"\cdot ",
+    "\u221a": r"\sqrt", "\u03c0": r"\pi ", "\u221e": r"\infty ", "\u2264": r"\le ",
+    "\u2265": r"\ge ", "\u2260": r"\ne ", "\u00b1": r"\pm ", "\u222a": r"\cup ",
+    "\u00b0": r"^\circ", "\u2208": r"\in ", "\u20ac": "", "\u00a3": "", "\u00a5": "",
+})
+_HEDGE = re.compile(r"(?:\\text\{\s*|\\mbox\{\s*|\b)(?:or|either|and/or|maybe|possibly)\b",
+                    re.IGNORECASE)
+_TEXT_CMD = re.compile(r"\\(?:text|mbox|textbf|textit|textnormal|mathrm|mathbf|mathit|operatorname)"
+                       r"\s*\{([^{}]*)\}")
+_UNITS = (
+    "cm|mm|km|meters?|metres?|centimeters?|millimeters?|kilometers?|inch|inches|ft|feet|foot"
+    "|yards?|yd|miles?|mph|kg|grams?|kilograms?|mg|lbs?|pounds?|ounces?|oz|sec|seconds?"
+    "|minutes?|hr|hrs|hours?|days?|weeks?|months?|years?|liters?|litres?|ml|gallons?"
+    "|dollars?|cents?|usd|euros?|degrees?|deg|radians?|rad|units?|sq|square|cubic|percent"
+    "|people|students|apples|cookies|items|ways|times|points|marbles|books|pages|cups|boxes"
+)
+# short units (m, g, s, h, l, in, min, mi) only count as units after a space: `5m` may be 5*m
+_UNIT_AFTER_NUMBER = re.compile(
+    rf"(?<=[\d}}%.)])\s*(?:{_UNITS})(?:\s*\^\s*\{{?\d\}}?)?(?![A-Za-z])"
+    rf"|(?<=[\d}}%.)])\s+(?:m|g|s|h|l|in|min|mi)(?:\s*\^\s*\{{?\d\}}?)?\s*$",
+    re.IGNORECASE,
+)
+_TRAILING_WORDS = re.compile(r"(?<=[\d}%.])\s+[A-Za-z][A-Za-z ]{2,}$")
+_SUBS = [
+    (re.compile(r"\\[\[\]()]"), " "),
+    (re.compile(r"\\(?:left|right|big|Big|bigg|Bigg)[lr]?(?![A-Za-z])\.?"), ""),
+    (re.compile(r"\\(?:displaystyle|textstyle|limits|nolimits)(?![A-Za-z])|\\!"), ""),
+    (re.compile(r"(?<=\d)(?:\\,|\{,\}|\\ |~)(?=\d{3}(?!\d))"), ","),
+    (re.compile(r"\\[,;:> ]|\\q?quad(?![A-Za-z])|~"), " "),
+    (re.compile(r"\\[dt]frac(?![A-Za-z])"), r"\\frac"),
+    (re.compile(r"\^\s*\{?\s*\\circ\s*\}?|\\circ|\\degree|\^\s*\{\s*o\s*\}"), ""),
+    (re.compile(r"\\\$|\$|\\euro|\\pounds"), ""),
+    (re.compile(r"\\%"), "%"),
+    (re.compile(r"\\(?:dots|ldots|cdots)"), "..."),
+    (re.compile(r"\\(?:leq?|leqslant)(?![A-Za-z])"), r"\\le "),
+    (re.compile(r"\\(?:geq?|geqslant)(?![A-Za-z])"), r"\\ge "),
+    (re.compile(r"\\(?:neq?)(?![A-Za-z])"), r"\\ne "),
+]
+
+
+def has_hedge(text: str) -> bool:
+    """True when the text offers alternatives in words ("3 or 5", `5\\text{ or }7`)."""
+    return _HEDGE.search(text) is not None
+
+
+def _unwrap_text(text: str) -> str:
+    prev = None
+    while prev != text:
+        prev, text = text, _TEXT_CMD.sub(lambda m: " " + m.group(1) + " ", text)
+    return text
+
+
+@lru_cache(maxsize=1 << 16)
+def clean(text: str) -> str:
+    """Presentation-free answer text (see the module docstring)."""
+    text = text.translate(_UNICODE)
+    for pattern, repl in _SUBS:
+        text = pattern.sub(repl, text)
+    text = _unwrap_text(text)
+    text = _UNIT_AFTER_NUMBER.sub("", text)
+    text = _TRAILING_WORDS.sub("", text)
+    text = " ".join(text.split())
+    return text.strip(" .;:!").strip()

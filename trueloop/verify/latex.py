@@ -1,0 +1,488 @@
+"""A small recursive-descent parser for LaTeX / plain-math answers, producing sympy objects.
+
+Model text is never handed to `eval`, `sympify` or `parse_expr`: this grammar accepts only what
+an answer needs and builds sympy objects itself, with caps on size, depth and number magnitude.
+
+    answer  := item ((',' | ';') item)*                    several items -> Bag (unordered)
+    item    := union (relop union)*                        '=', '<', '\\le', '\\in', ... -> Rel
+    union   := sum ('\\cup' sum)*
+    sum     := term (('+' | '-' | '\\pm' | '\\mp') term)*
+    term    := unary (('*' | '\\cdot' | '\\times' | '/' | '\\div')? unary)*   (implicit product)
+    unary   := ('-' | '+' | '\\pm') unary | power
+    power   := postfix ('^' arg)?                          right-associative, magnitude-capped
+    postfix := atom ('!' | '%')*
+    atom    := number | letter[_sub] | '(' list ')' | '[' list ')' | '\\{' list '\\}' | '{' sum '}'
+             | \\frac | \\sqrt | \\binom | function | |x| | \\pi | \\infty | matrix
+
+An expression value is a tuple of sympy alternatives (`\\pm` makes two); brackets with commas make
+a `Seq` (tuple or interval: both brackets are kept, so `(1,2]` differs from `(1,2)`).
+
+Covered: hostile input cannot run code, recurse without bound (`MAX_DEPTH`), build giant numbers
+(`10^{10^{10}}`, `1000000!` are refused with `TooLarge`) or explode `\\pm` combinations.
+Not covered: wall-clock time of sympy on legal input (callers run this in `verify/timeout.py`).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import sympy
+
+MAX_TOKENS = 600
+MAX_DEPTH = 60
+MAX_ALTERNATIVES = 8
+MAX_EXP = 1000
+MAX_DIGITS = 5000
+MAX_FACTORIAL = 500
+
+
+class ParseError(ValueError):
+    """The text is not an answer this grammar accepts."""
+
+
+class TooLarge(ParseError):
+    """The text denotes a number too large to build safely."""
+
+
+@dataclass(frozen=True)
+class Bag:
+    items: tuple  # unordered collection of values: a solution list or set
+
+
+@dataclass(frozen=True)
+class Seq:
+    left: str
+    items: tuple
+    right: str  # tuple `(a, b)` or interval `[a, b)`: brackets matter
+
+
+@dataclass(frozen=True)
+class Rel:
+    ops: tuple[str, ...]
+    terms: tuple  # a chain t0 op0 t1 op1 t2 ...
+
+
+@dataclass(frozen=True)
+class Union:
+    parts: tuple
+
+
+@dataclass(frozen=True)
+class Mat:
+    rows: tuple  # tuple of tuples of sympy expressions
+
+
+_TOKEN = re.compile(
+    r"\s*(\d+\.\d*|\.\d+|\d+|\\[A-Za-z]+|\\[{}|,;!\\]|\*\*|<=|>=|!=|"
+    r"(?:arcsin|arccos|arctan|sinh|cosh|tanh|sin|cos|tan|sec|csc|cot|log|ln|exp|sqrt|pi|inf|oo)"
+    r"(?![A-Za-z])|[A-Za-z]|[-+*/^_()\[\]{},;=<>!|&%'])"
+)
+_RELOPS = {"=": "=", "<": "<", ">": ">", "<=": "<=", ">=": ">=", "!=": "!=", r"\le": "<=",
+           r"\ge": ">=", r"\lt": "<", r"\gt": ">", r"\ne": "!=", r"\in": "in", r"\to": "->",
+           r"\approx": "~", r"\equiv": "=="}
+_FUNCS = {"sin": sympy.sin, "cos": sympy.cos, "tan": sympy.tan, "sec": sympy.sec,
+          "csc": sympy.csc, "cot": sympy.cot, "arcsin": sympy.asin, "arccos": sympy.acos,
+          "arctan": sympy.atan, "sinh": sympy.sinh, "cosh": sympy.cosh, "tanh": sympy.tanh,
+          "ln": sympy.log, "exp": sympy.exp, "log": sympy.log}
+_CONSTS = {"pi": sympy.pi, "infty": sympy.oo, "inf": sympy.oo, "oo": sympy.oo, "e": sympy.E,
+           "i": sympy.I, "emptyset": None, "varnothing": None}
+_MATRIX_ENVS = {"pmatrix", "bmatrix", "matrix", "Bmatrix", "array", "smallmatrix"}
+_ATOM_START = re.compile(r"\d|\.\d|[A-Za-z]|\\(?!cdot|times|div|pm|mp|cup|le|ge|lt|gt|ne|in|to"
+                         r"|approx|equiv|right|end|\}|\\|rfloor|rceil)|[({]")
+
+
+def tokenize(text: str) -> list[str]:
+    tokens: list[str] = []
+    pos, text = 0, text.strip()
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if m is None:
+            if text[pos:].strip() == "":
+                break
+            raise ParseError(f"unexpected character {text[pos]!r}")
+        tokens.append(m.group(1))
+        pos = m.end()
+        if len(tokens) > MAX_TOKENS:
+            raise ParseError("too many tokens")
+    return tokens
+
+
+def _name(tok: str) -> str:
+    return tok[1:] if tok.startswith("\\") else tok
+
+
+def _check_power(base: sympy.Expr, exp: sympy.Expr) -> None:
+    if exp.is_Number and abs(exp) > MAX_EXP:
+        raise TooLarge("exponent too large")
+    if base.is_Rational and exp.is_Number and base != 0 and abs(base) != 1:
+        bits = max(abs(base.p).bit_length(), abs(base.q).bit_length())
+        if bits * math.log10(2) * float(abs(exp)) > MAX_DIGITS:
+            raise TooLarge("power too large")
+
+
+def _combine(a: tuple, b: tuple, op) -> tuple:
+    out = tuple(dict.fromkeys(op(x, y) for x in a for y in b))
+    if len(out) > MAX_ALTERNATIVES:
+        raise ParseError("too many alternatives")
+    return out
+
+
+def _pow(x, y):
+    _check_power(x, y)
+    return sympy.Pow(x, y)
+
+
+def _div(x, y):
+    if y == 0:
+        raise ParseError("division by zero")
+    return x / y
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.toks = tokenize(text)
+        self.i = 0
+        self.depth = 0
+
+    # -- token helpers ------------------------------------------------------------------------
+    def peek(self, k: int = 0) -> str | None:
+        j = self.i + k
+        return self.toks[j] if j < len(self.toks) else None
+
+    def next(self) -> str:
+        tok = self.peek()
+        if tok is None:
+            raise ParseError("unexpected end of answer")
+        self.i += 1
+        return tok
+
+    def accept(self, *options: str) -> str | None:
+        if self.peek() in options:
+            return self.next()
+        return None
+
+    def expect(self, tok: str) -> None:
+        if self.next() != tok:
+            raise ParseError(f"expected {tok!r}")
+
+    def enter(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise ParseError("nested too deeply")
+
+    # -- grammar ------------------------------------------------------------------------------
+    def answer(self):
+        items = [self.item()]
+        while self.accept(",", ";"):
+            items.append(self.item())
+        if self.peek() is not None:
+            raise ParseError(f"unexpected {self.peek()!r}")
+        return items[0] if len(items) == 1 else Bag(tuple(items))
+
+    def item(self):
+        terms, ops = [self.union()], []
+        while self.peek() in _RELOPS:
+            ops.append(_RELOPS[self.next()])
+            terms.append(self.union())
+        return Rel(tuple(ops), tuple(terms)) if ops else terms[0]
+
+    def union(self):
+        parts = [self.sum()]
+        while self.accept(r"\cup"):
+            parts.append(self.sum())
+        return Union(tuple(parts)) if len(parts) > 1 else parts[0]
+
+    def sum(self):
+        self.enter()
+        value = self.term()
+        while (op := self.accept("+", "-", r"\pm", r"\mp")) is not None:
+            rhs = _expr(self.term())
+            if op == "+":
+                value = _combine(_expr(value), rhs, lambda x, y: x + y)
+            elif op == "-":
+                value = _combine(_expr(value), rhs, lambda x, y: x - y)
+            else:
+                value = _combine(_expr(value), rhs + tuple(-y for y in rhs), lambda x, y: x + y)
+        self.depth -= 1
+        return value
+
+    def term(self):
+        value = self.unary()
+        while True:
+            op = self.accept("*", r"\cdot", r"\times", "/", r"\div")
+            if op is None and not self._implicit():
+                return value
+            rhs = _expr(self.unary())
+            fn = _div if op in ("/", r"\div") else (lambda x, y: x * y)
+            value = _combine(_expr(value), rhs, fn)
+
+    def _implicit(self) -> bool:
+        tok = self.peek()
+        return tok is not None and _ATOM_START.match(tok) is not None and tok not in _FUNC_ENDS
+
+    def unary(self):
+        if self.accept("-"):
+            return tuple(-x for x in _expr(self.unary()))
+        if self.accept("+"):
+            return _expr(self.unary())
+        if self.accept(r"\pm", r"\mp"):
+            xs = _expr(self.unary())
+            return tuple(dict.fromkeys(xs + tuple(-x for x in xs)))
+        return self.power()
+
+    def power(self):
+        base = self.postfix()
+        if self.accept("^", "**"):
+            self.enter()
+            exp = _expr(self.unary() if self.peek() in ("-", "+") else self.power_arg())
+            self.depth -= 1
+            return _combine(_expr(base), exp, _pow)
+        return base
+
+    def power_arg(self):
+        if self.peek() == "{":
+            return self.group()
+        return self.power()
+
+    def postfix(self):
+        value = self.atom()
+        while (op := self.accept("!", "%")) is not None:
+            value = tuple(_factorial(x) if op == "!" else x / 100 for x in _expr(value))
+        return value
+
+    def group(self):
+        self.expect("{")
+        value = self.item() if self.peek() != "}" else None
+        self.expect("}")
+        if value is None:
+            raise ParseError("empty group")
+        return value
+
+    def atom(self):
+        tok = self.next()
+        if tok[0].isdigit() or tok[0] == ".":
+            return (self.number(tok),)
+        if tok in ("(", "["):
+            return self.brackets(tok)
+        if tok == r"\{":
+            items = self.items_until(r"\}")
+            return Bag(items)
+        if tok == "{":
+            self.i -= 1
+            return self.group()
+        if tok == "|":
+            value = _expr(self.sum())
+            self.expect("|")
+            return tuple(sympy.Abs(x) for x in value)
+        if tok.startswith("\\"):
+            return self.command(_name(tok))
+        if tok.isalpha():
+            return self.word(tok)
+        raise ParseError(f"unexpected {tok!r}")
+
+    def number(self, tok: str) -> sympy.Expr:
+        if len(tok) > 400:
+            raise TooLarge("number too long")
+        value = sympy.Rational(tok)
+        if self.peek() == r"\overline" and "." in tok:
+            self.next()
+            rep = self.raw_group()
+            if not rep.isdigit():
+                raise ParseError("bad repeating decimal")
+            places = len(tok.split(".", 1)[1])
+            value += sympy.Rational(int(rep), (10 ** len(rep) - 1) * 10**places)
+        elif self.peek() == r"\frac" and tok.isdigit() and self._digit_frac_ahead():
+            self.next()
+            value += self.frac_value()  # mixed number 3\frac{1}{2} = 7/2
+        return value
+
+    def _digit_frac_ahead(self) -> bool:
+        toks = self.toks[self.i + 1 : self.i + 7]
+        if toks[:1] == ["{"]:
+            return len(toks) >= 6 and toks[1].isdigit() and toks[2:4] == ["}", "{"] \
+                and toks[4].isdigit() and toks[5] == "}"
+        return len(toks) >= 1 and toks[0].isdigit()
+
+    def brackets(self, left: str):
+        items = self.items_until(")", "]")
+        right = self.toks[self.i - 1]
+        if len(items) == 1 and (left + right) in ("()", "[]") and isinstance(items[0], tuple):
+            return items[0]
+        if not items:
+            raise ParseError("empty brackets")
+        return Seq(left, items, right)
+
+    def items_until(self, *closers: str) -> tuple:
+        self.enter()
+        items = []
+        if self.accept(*closers) is None:
+            items.append(self.item())
+            while self.accept(",", ";"):
+                items.append(self.item())
+            if self.accept(*closers) is None:
+                raise ParseError(f"expected one of {closers}")
+        self.depth -= 1
+        return tuple(items)
+
+    def raw_group(self) -> str:
+        if self.peek() != "{":
+            return self.next()
+        self.next()
+        out = []
+        while (tok := self.next()) != "}":
+            out.append(tok)
+        return "".join(out)
+
+    def arg(self) -> tuple:
+        if self.peek() == "{":
+            return _expr(self.group())
+        tok = self.peek()
+        if tok is not None and tok.isdigit() and len(tok) > 1:  # \frac12: one digit per argument
+            self.toks[self.i] = tok[1:]
+            return (sympy.Integer(int(tok[0])),)
+        return _expr(self.atom())
+
+    def frac_value(self) -> sympy.Expr:
+        num, den = self.arg(), self.arg()
+        if len(num) != 1 or len(den) != 1:
+            raise ParseError("\\pm inside \\frac")
+        return _div(num[0], den[0])
+
+    def word(self, tok: str):
+        if tok in _FUNCS:
+            return self.function(tok)
+        if tok == "sqrt":
+            return tuple(sympy.sqrt(x) for x in self.arg())
+        if self.peek() == "_":
+            self.next()
+            return (sympy.Symbol(f"{tok}_{self.raw_group()}"),)
+        if tok in _CONSTS and _CONSTS[tok] is not None:
+            return (_CONSTS[tok],)
+        return (sympy.Symbol(tok),)
+
+    def function(self, name: str):
+        power = None
+        base = None
+        if name == "log" and self.accept("_"):
+            base = self.arg()
+        if self.accept("^"):
+            power = _expr(self.power_arg())
+        value = _expr(self.power() if self.peek() not in ("(", "{") else self.atom())
+        fn = _FUNCS[name]
+        out = tuple(fn(x) if base is None else sympy.log(x, base[0]) for x in value)
+        return _combine(out, power, _pow) if power is not None else out
+
+    def command(self, name: str):
+        if name in _FUNCS:
+            return self.function(name)
+        if name in _CONSTS:
+            value = _CONSTS[name]
+            return Bag(()) if value is None else (value,)
+        if name == "frac":
+            return (self.frac_value(),)
+        if name == "sqrt":
+            index = None
+            if self.accept("["):
+                index = _expr(self.sum())
+                self.expect("]")
+            radicand = self.arg()
+            if index is None:
+                return tuple(sympy.sqrt(x) for x in radicand)
+            return _combine(radicand, index, lambda x, n: sympy.root(x, n))
+        if name == "binom":
+            n, k = self.arg(), self.arg()
+            return _combine(n, k, _binomial)
+        if name in ("lfloor", "lceil"):
+            value = _expr(self.sum())
+            self.expect(r"\rfloor" if name == "lfloor" else r"\rceil")
+            fn = sympy.floor if name == "lfloor" else sympy.ceiling
+            return tuple(fn(x) for x in value)
+        if name == "mathbb":
+            if self.raw_group() != "R":
+                raise ParseError("only \\mathbb{R} is supported")
+            return Seq("(", ((-sympy.oo,), (sympy.oo,)), ")")
+        if name == "begin":
+            return self.matrix()
+        if name in _GREEK:
+            return (sympy.Symbol(name),)
+        raise ParseError(f"unsupported command \\{name}")
+
+    def matrix(self) -> Mat:
+        env = self.raw_group()
+        if env not in _MATRIX_ENVS:
+            raise ParseError(f"unsupported environment {env}")
+        if env == "array" and self.peek() == "{":
+            self.raw_group()
+        rows, row = [], []
+        while True:
+            row.append(_single(self.sum()))
+            sep = self.next()
+            if sep == "&":
+                continue
+            rows.append(tuple(row))
+            row = []
+            if sep == r"\end":
+                if self.raw_group() != env:
+                    raise ParseError("mismatched \\end")
+                break
+            if sep != r"\\":
+                raise ParseError(f"unexpected {sep!r} in matrix")
+            if self.peek() == r"\end":
+                continue
+        if len({len(r) for r in rows}) != 1:
+            raise ParseError("ragged matrix")
+        return Mat(tuple(rows))
+
+
+_FUNC_ENDS = {r"\rfloor", r"\rceil", r"\end", r"\}", r"\\"}
+_GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta", "theta",
+          "vartheta", "iota", "kappa", "lambda", "mu", "nu", "xi", "rho", "sigma", "tau",
+          "upsilon", "phi", "varphi", "chi", "psi", "omega", "Gamma", "Delta", "Theta",
+          "Lambda", "Xi", "Sigma", "Phi", "Psi", "Omega"}
+
+
+def _expr(value) -> tuple:
+    if not isinstance(value, tuple):
+        raise ParseError("a set, tuple or relation cannot be used inside an expression")
+    return value
+
+
+def _single(value) -> sympy.Expr:
+    xs = _expr(value)
+    if len(xs) != 1:
+        raise ParseError("\\pm inside a matrix entry")
+    return xs[0]
+
+
+def _factorial(x: sympy.Expr) -> sympy.Expr:
+    if x.is_Integer and (x < 0 or x > MAX_FACTORIAL):
+        raise TooLarge("factorial too large")
+    return sympy.factorial(x)
+
+
+def _binomial(n: sympy.Expr, k: sympy.Expr) -> sympy.Expr:
+    if n.is_Number and abs(n) > 20 * MAX_FACTORIAL:
+        raise TooLarge("binomial too large")
+    return sympy.binomial(n, k)
+
+
+def parse_answer(text: str):
+    """Parse answer text into a sympy-backed value (see the module docstring), or raise
+    `ParseError` / `TooLarge`. An expression comes back as a tuple of alternatives."""
+    value = _Parser(text).answer()
+    _check_finite(value)
+    return value
+
+
+def _check_finite(value) -> None:
+    if isinstance(value, tuple):
+        for x in value:
+            if isinstance(x, sympy.Basic) and x.has(sympy.nan, sympy.zoo):
+                raise ParseError("undefined value")
+            if not isinstance(x, sympy.Basic):
+                _check_finite(x)
+    for field in ("items", "terms", "parts", "rows"):
+        for part in getattr(value, field, ()):
+            _check_finite(part)

@@ -1,0 +1,199 @@
+"""The strict math verifier: extract one final answer, compare it with the gold answer exactly.
+
+Pipeline per completion: `extract.extract_answer` (hidden characters, think blocks, boxes) ->
+`clean.clean` (presentation) -> the exact fast path (`numbers.parse_number`, `fractions.Fraction`,
+no sympy) -> multiple-choice letters / word answers -> only for really symbolic text, the grammar
+parser and sympy (`latex.py`, `symbolic.py`) in a killable worker (`timeout.py`).
+
+Strict by design (lenient graders pay for answer spraying and unevaluated expressions; compare
+huggingface/Math-Verify, which accepts `3+4` for 7 and 0.3333 for 1/3 within tolerance):
+- numbers are compared as exact rationals, no relative tolerance;
+- an integer gold needs an integer numeral (`7`, `7.0`, `x = 7`, `7\\%`), never `3+4`, `5!`,
+  `2^{3}-1` or `\\frac{14}{2}`; a rational gold needs a number literal (`0.5`, `\\frac{2}{4}`);
+- several differing answers (boxes, "3 or 5", `3, 5`, `\\pm 3` where one value is expected) are
+  `multiple_answers`; repeated boxes with equal values are fine;
+- an unparseable gold is `unparseable_gold` with a logged warning, never reward 1.
+
+Threat model. Covered: answer spraying, hedges, unevaluated expressions, answers inside
+`<think>`, hidden/format characters (flagged `stego:hidden_chars`), prompt echo (empty boxes),
+giant numbers (`10^{10^{10}}`), deep nesting and megabyte completions (caps; sympy time limit ->
+`timeout`). Not covered: a right answer reached by wrong reasoning, answers to a different
+question that happen to coincide, units that change the value (`5 km` vs `5000 m` are compared
+as 5 vs 5000 after the units are dropped).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from fractions import Fraction
+
+from trueloop.config import VerifyConfig
+from trueloop.types import Verdict
+from trueloop.verify.clean import clean, has_hedge
+from trueloop.verify.extract import Extraction, extract_answer
+from trueloop.verify.numbers import Number, parse_number
+from trueloop.verify.timeout import TimedOut, pool
+
+log = logging.getLogger(__name__)
+
+CACHE_SIZE = 1 << 17
+# (gold, candidate) comparisons remembered; cleared when full
+SYMBOLIC = "trueloop.verify.symbolic:compare"
+GOLD_CHECK = "trueloop.verify.symbolic:gold_error"
+
+_CHOICE = re.compile(r"^\(?([A-J])\)?[.:]?$")
+_CHOICE_WITH_TEXT = re.compile(r"^\(([A-J])\)\s|^([A-J])[.:)]\s")
+_VAR_EQ = re.compile(r"^(?:[A-Za-z](?:_\{?\w+\}?)?|\\[a-z]+)\s*(?:=|\\in)\s*(?!.*=)")
+_WORDS = re.compile(r"^[A-Za-z][A-Za-z' -]*[A-Za-z]$")
+_MATH_WORDS = re.compile(r"\b(?:sin|cos|tan|log|ln|exp|sqrt|pi|inf|oo)\b")
+_cache: dict[tuple[str, str], tuple[str, str]] = {}
+_warned: set[str] = set()
+_gold_ok: dict[str, bool] = {}
+
+
+def verify_math(gold: str | None, completion: str, config: VerifyConfig | None = None) -> Verdict:
+    """Verdict for one completion against a gold answer (see the module docstring)."""
+    config = config or VerifyConfig()
+    ex = extract_answer(completion, last_number_fallback=config.last_number_fallback)
+    details: dict = {"hidden_chars": ex.hidden_chars} if ex.hidden_chars else {}
+    answer, reason, detail = _final_answer(gold, ex, config.timeout_s)
+    if answer is not None:
+        reason, detail = judge(gold, answer, config.timeout_s)
+    if detail:
+        details["detail"] = detail
+    if reason == "multiple_answers":
+        details["candidates"] = list(ex.candidates)[:8]
+    ok = reason == "ok"
+    return Verdict(correct=ok, reward=1.0 if ok else 0.0, reason=reason, flags=ex.flags,
+                   extracted=answer, details=details)
+
+
+def _final_answer(gold: str | None, ex: Extraction, timeout_s: float):
+    """(answer, reason, detail): several boxes count as one answer only if all are equal."""
+    if ex.reason is None:
+        return ex.answer, "", ""
+    if ex.reason == "multiple_answers" and len(ex.candidates) <= 8 and all(
+        _judge(ex.candidates[0], c, timeout_s)[0] == "ok" for c in ex.candidates[1:]
+    ):
+        return ex.candidates[0], "", ""
+    if gold is None or not clean(gold):
+        return None, *_bad_gold(gold)
+    return None, ex.reason or "no_answer", ""
+
+
+def answers_equal(gold: str, candidate: str, *, timeout_s: float = VerifyConfig.timeout_s) -> bool:
+    """Comparison only (no extraction): is `candidate` the gold answer under the strict rules?"""
+    return judge(gold, candidate, timeout_s)[0] == "ok"
+
+
+def judge(gold: str | None, candidate: str, timeout_s: float) -> tuple[str, str]:
+    """(reason, detail) for an already extracted candidate answer."""
+    if gold is None:
+        return _bad_gold(gold)
+    key = (gold, candidate)
+    hit = _cache.get(key)
+    if hit is None:
+        hit = _judge(gold, candidate, timeout_s)
+        if hit[0] == "unparseable_gold":
+            return _bad_gold(gold, hit[1])
+        if hit[0] != "timeout":
+            if len(_cache) >= CACHE_SIZE:
+                _cache.clear()
+            _cache[key] = hit
+    return hit
+
+
+def _bad_gold(gold: str | None, detail: str = "") -> tuple[str, str]:
+    if gold not in _warned:
+        _warned.add(str(gold))
+        log.warning("unparseable gold answer %r (%s): no completion can be rewarded", gold, detail)
+    return "unparseable_gold", detail or "gold answer is empty"
+
+
+def _judge(gold: str, candidate: str, timeout_s: float) -> tuple[str, str]:
+    g, c = clean(gold), clean(candidate)
+    if not g:
+        return "unparseable_gold", "gold answer is empty"
+    if has_hedge(candidate) and not has_hedge(gold):
+        return "multiple_answers", "the answer hedges between alternatives"
+    choice = _choice(g)
+    if choice is not None:
+        return ("ok", "") if _choice(c, with_text=True) == choice else ("wrong", "choice")
+    if (number := parse_number(g)) is not None:
+        return _judge_number(number, _VAR_EQ.sub("", c))
+    if _WORDS.match(g) and _MATH_WORDS.search(g) is None and len(g) > 2:
+        return ("ok", "") if _words(g) == _words(c) else ("wrong", "text answer")
+    if g == c and _gold_parses(g, timeout_s):
+        return "ok", ""
+    result = pool().call(SYMBOLIC, (g, c), timeout_s)
+    if isinstance(result, TimedOut):
+        return "timeout", f"symbolic comparison exceeded {timeout_s:g}s"
+    return result
+
+
+def _gold_parses(gold: str, timeout_s: float) -> bool:
+    """Whether the grammar accepts the gold (cached), so that `g == c` may skip sympy."""
+    if gold not in _gold_ok:
+        result = pool().call(GOLD_CHECK, (gold,), timeout_s)
+        if isinstance(result, TimedOut):
+            return False
+        _gold_ok[gold] = result is None
+    return _gold_ok[gold]
+
+
+def _choice(text: str, with_text: bool = False) -> str | None:
+    m = _CHOICE.match(text) or (_CHOICE_WITH_TEXT.match(text) if with_text else None)
+    return next((g for g in m.groups() if g), None) if m else None
+
+
+def _words(text: str) -> str:
+    return " ".join(re.sub(r"^the\s+", "", text.lower()).replace("-", " ").split())
+
+
+def _judge_number(gold: Number, c: str) -> tuple[str, str]:
+    cand = parse_number(c)
+    if cand is None:
+        if "\\pm" in c or "\\mp" in c or _is_number_list(c):
+            return "multiple_answers", "a list of values where one is expected"
+        return "wrong", "not a number literal"
+    if gold.kind == "int" and cand.kind in ("fraction", "mixed"):
+        return "wrong", "an integer answer written as a fraction"
+    return ("ok", "") if _same_number(gold, cand) else ("wrong", "")
+
+
+def _is_number_list(text: str) -> bool:
+    parts = [p for p in re.split(r"[,;]|\\quad|\s+and\s+", text) if p.strip()]
+    return len(parts) > 1 and sum(parse_number(p) is not None for p in parts) > 1
+
+
+def _same_number(gold: Number, cand: Number) -> bool:
+    """Exact equality; a % on one side only may be a unit (50% vs 50) or a scale (50% vs 0.5)."""
+    if gold.percent == cand.percent:
+        return gold.value == cand.value
+    scale = Fraction(100) if cand.percent else Fraction(1, 100)
+    return cand.value == gold.value or cand.value == gold.value * scale
+
+
+def verify_rows(rows: list, config: VerifyConfig) -> list[dict]:
+    """`trueloop verify math`: one output dict per input row (`bad_input` for malformed rows)."""
+    return [_verify_row(row, config) for row in rows]
+
+
+def _verify_row(row, config: VerifyConfig) -> dict:
+    if not isinstance(row, dict) or "_bad_line" in row:
+        error = row.get("_error", "not a JSON object") if isinstance(row, dict) else "not an object"
+        return _bad_input(error)
+    gold, completion = row.get("gold"), row.get("completion")
+    if not isinstance(gold, str) or not isinstance(completion, str):
+        return _bad_input("row needs string fields 'gold' and 'completion'")
+    v = verify_math(gold, completion, config)
+    out = {"correct": v.correct, "reward": v.reward, "reason": v.reason,
+           "flags": sorted(v.flags), "extracted": v.extracted}
+    if v.details:
+        out["details"] = v.details
+    return out
+
+
+def _bad_input(error: str) -> dict:
+    return {"correct": False, "reward": 0.0, "reason": "bad_input", "flags": [], "error": error}
