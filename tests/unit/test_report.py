@@ -146,6 +146,14 @@ def test_empty_folder_renders(tmp_path: Path) -> None:
     assert not list((tmp_path / "plots").glob("*.png"))
 
 
+def test_demo_killed_before_the_after_eval_renders(tmp_path: Path) -> None:
+    ev = {"before": {"target": eval_result(3, 4, 0.2, "before"), "junk": [1]}}
+    (tmp_path / "evals.json").write_text(json.dumps(ev))
+    page = write_report(tmp_path).read_text()
+    assert {p.stem for p in (tmp_path / "plots").glob("*.png")} == {"passk"}
+    assert "0.2 [0.1, 0.3] &rarr; <b>&mdash;</b>" in page  # headline from the target set
+
+
 def test_unreadable_json_becomes_a_note(tmp_path: Path) -> None:
     (tmp_path / "evals.json").write_text('{"before": {"target": ')
     (tmp_path / "summary.json").write_text("[1, 2]")

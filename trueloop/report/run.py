@@ -53,7 +53,8 @@ def load_run(run_dir: str | Path) -> RunData:
     config = _read_json(path / "config.json", notes, "the resolved config is not shown")
     summary = _read_json(path / "summary.json", notes, "no before/after summary (not a demo run?)")
     evals = _read_json(path / "evals.json", notes, "no held-out evaluation (not a demo run?)")
-    evals = {p: evals[p] for p in PHASES if isinstance(evals.get(p), dict)}
+    evals = {p: {name: r for name, r in evals[p].items() if isinstance(r, dict)}
+             for p in PHASES if isinstance(evals.get(p), dict)}
     rows = sorted((r for r in read_metrics(path / "metrics.jsonl") if isinstance(r, dict)
                    and isinstance(r.get("step"), int)), key=lambda r: r["step"])
     if not rows:
