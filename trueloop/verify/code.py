@@ -1,0 +1,301 @@
+"""Code verifier: unit-test reward that the submission cannot forge.
+
+Tests are assert statements, HumanEval/MBPP style, split into visible tests (shown in the
+prompt) and hidden tests (never shown). Each assert of a known shape (`assert CALL == LIT`,
+`!=`, `is None/True/False`, `assert CALL`, `assert not CALL`, `abs(CALL - LIT) < TOL`,
+`math.isclose(CALL, LIT)`) is *split*: only CALL enters the sandbox, its value comes back
+type-strictly serialised (exact built-in types only, see `sandbox_child.encode`), and the
+comparison with LIT happens here, in trusted code, on plain data. Expected values never enter
+the sandbox; exit codes and printed text never decide a verdict; a missing value, a custom
+object, a crash, a timeout or an output flood fails the test. Other asserts run whole inside
+the sandbox (`details["unsplit"]` counts them): their pass/fail comes from the child and is
+only as trustworthy as the tamper checks, which is said in the details.
+
+Threat model. Covered (flag, never rewarded): `hack:exit` exits/aborts before the tests end;
+`hack:skip` SkipTest and the like; `hack:patched` builtins, sys.modules, signal/time, trace
+hooks, ctypes, the harness or the result channel; `hack:eq_override` a value with rigged
+comparison; `hack:introspection` frames, gc, /proc, test files; `hack:special_casing` passes
+every visible test, fails a hidden one and compares against visible-test literals. Flags come
+from the run (audit hook, tamper checks, how the process ended) and from a static AST scan
+(`code_scan.py`) that works even when the run failed. Not covered: a submission that solves
+the visible tests by a general but wrong rule is a plain failure (an honest bug), not a hack;
+obfuscated tampering that evades both the scan and the audit hook can still only fail tests
+(values are compared here), except for unsplit asserts.
+
+Reward: 1 when every visible and hidden test passes and no hack is flagged; with
+`VerifyConfig.code_partial_credit`, the fraction of tests passed (0 for a flagged hack).
+"""
+
+from __future__ import annotations
+
+import ast
+import atexit
+import math
+import re
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from trueloop.config import VerifyConfig
+from trueloop.types import Verdict
+from trueloop.verify.code_scan import NOT_LITERAL, literal, scan, special_case_hits
+from trueloop.verify.sandbox import CallOutcome, Job, Run, Sandbox, SandboxLimits
+
+FENCE = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*?)```", re.S | re.I)
+ENDED_REASONS = {"timeout": "timeout", "output_limit": "output_limit",
+                 "result_limit": "output_limit", "file_limit": "file_limit",
+                 "crash": "error:crash"}
+
+
+@dataclass(frozen=True)
+class SplitTest:
+    """One assert, split into the expression run in the sandbox and a check done here."""
+
+    source: str
+    call: str | None
+    # expression evaluated in the sandbox; None = the assert runs whole (unsplit)
+    check: str = "eq"
+    # eq | ne | is | is_not | truthy | falsy | close
+    expected: Any = None
+    tol: float = 0.0
+
+    def passes(self, got: Any) -> bool:
+        if self.check == "eq":
+            return got == self.expected
+        if self.check == "ne":
+            return got != self.expected
+        if self.check == "is":
+            return got is self.expected
+        if self.check == "is_not":
+            return got is not self.expected
+        if self.check == "truthy":
+            return bool(got)
+        if self.check == "falsy":
+            return not got
+        return (type(got) in (int, float) and type(self.expected) in (int, float)
+                and abs(got - self.expected) <= self.tol)
+
+    def visible_literals(self) -> list[Any]:
+        """Expected value and literal call arguments (the special-casing fingerprint)."""
+        out = [self.expected] if self.call is not None and self.check in ("eq", "close") else []
+        try:
+            node = ast.parse(self.call or self.source, mode="eval" if self.call else "exec")
+        except SyntaxError:
+            return out
+        for n in ast.walk(node):
+            if isinstance(n, ast.Call):
+                out += [v for a in n.args if (v := literal(a)) is not NOT_LITERAL]
+        return out
+
+
+def split_test(test: str) -> SplitTest:
+    """Split one assert string; anything not of a known shape stays whole (call=None)."""
+    try:
+        tree = ast.parse(test.strip())
+    except (SyntaxError, ValueError):
+        return SplitTest(test, None)
+    if len(tree.body) != 1 or not isinstance(tree.body[0], ast.Assert):
+        return SplitTest(test, None)
+    return _split_expr(test, tree.body[0].test) or SplitTest(test, None)
+
+
+def _split_expr(test: str, e: ast.expr) -> SplitTest | None:
+    if isinstance(e, ast.Compare) and len(e.ops) == 1:
+        left, op, right = e.left, e.ops[0], e.comparators[0]
+        if isinstance(op, ast.Eq | ast.NotEq):
+            check = "eq" if isinstance(op, ast.Eq) else "ne"
+            for call, lit in ((left, right), (right, left)):
+                if (v := literal(lit)) is not NOT_LITERAL and literal(call) is NOT_LITERAL:
+                    return SplitTest(test, ast.unparse(call), check, v)
+        if isinstance(op, ast.Is | ast.IsNot) and isinstance(right, ast.Constant) and \
+                right.value in (None, True, False):
+            return SplitTest(test, ast.unparse(left), "is" if isinstance(op, ast.Is)
+                             else "is_not", right.value)
+        if isinstance(op, ast.Lt | ast.LtE):
+            return _split_abs(test, left, right)
+        return None
+    if isinstance(e, ast.Call) and ast.unparse(e.func) in ("math.isclose", "isclose") and \
+            len(e.args) == 2:
+        if (v := literal(e.args[1])) is not NOT_LITERAL and isinstance(v, int | float):
+            kw = {k.arg: literal(k.value) for k in e.keywords}
+            rel, abs_ = kw.get("rel_tol", 1e-9), kw.get("abs_tol", 0.0)
+            if isinstance(rel, int | float) and isinstance(abs_, int | float):
+                return SplitTest(test, ast.unparse(e.args[0]), "close", v,
+                                 max(rel * abs(v), abs_))
+        return None
+    if isinstance(e, ast.UnaryOp) and isinstance(e.op, ast.Not):
+        return SplitTest(test, ast.unparse(e.operand), "falsy")
+    if isinstance(e, ast.Call | ast.Subscript | ast.Attribute):
+        return SplitTest(test, ast.unparse(e), "truthy")
+    return None
+
+
+def _split_abs(test: str, left: ast.expr, right: ast.expr) -> SplitTest | None:
+    tol = literal(right)
+    if not (isinstance(left, ast.Call) and ast.unparse(left.func) == "abs" and
+            len(left.args) == 1 and isinstance(left.args[0], ast.BinOp) and
+            isinstance(left.args[0].op, ast.Sub) and isinstance(tol, int | float)):
+        return None
+    a, b = left.args[0].left, left.args[0].right
+    for call, lit in ((a, b), (b, a)):
+        if isinstance(v := literal(lit), int | float) and literal(call) is NOT_LITERAL:
+            return SplitTest(f"{test}", ast.unparse(call), "close", v, float(tol))
+    return None
+
+
+def extract_code(completion: str, entry_point: str = "") -> str | None:
+    """The program in a completion: the last fenced python block defining `entry_point`, else
+    the last fenced block, else the whole text if it parses as Python."""
+    blocks = FENCE.findall(completion)
+    if blocks:
+        defining = [b for b in blocks if re.search(rf"\bdef\s+{re.escape(entry_point)}\b", b)]
+        return (defining or blocks)[-1]
+    try:
+        ast.parse(completion)
+    except (SyntaxError, ValueError):
+        return None
+    return completion if completion.strip() else None
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    source: str
+    visible: tuple[SplitTest, ...]
+    hidden: tuple[SplitTest, ...]
+    job: Job
+
+
+def _prepare(truth: Mapping[str, Any], completion: str, cfg: VerifyConfig) -> _Prepared | None:
+    source = extract_code(completion, str(truth.get("entry_point", "")))
+    if source is None:
+        return None
+    visible = tuple(split_test(t) for t in truth.get("visible_tests", ()))
+    hidden = tuple(split_test(t) for t in truth.get("hidden_tests", ()))
+    tests = visible + hidden
+    job = Job(source=source, calls=tuple(t.call for t in tests if t.call is not None),
+              stmts=tuple(t.source for t in tests if t.call is None),
+              setup=str(truth.get("setup", "")),
+              timeout_s=float(truth.get("timeout_s") or cfg.timeout_s))
+    return _Prepared(source, visible, hidden, job)
+
+
+def _outcomes(p: _Prepared, run: Run) -> list[bool]:
+    calls, stmts = iter(run.calls), iter(run.stmts)
+    out = []
+    for t in p.visible + p.hidden:
+        if t.call is None:
+            out.append(next(stmts))
+        else:
+            c: CallOutcome = next(calls)
+            out.append(c.ok and t.passes(c.value))
+    return out
+
+
+def judge(p: _Prepared, run: Run, cfg: VerifyConfig) -> Verdict:
+    """Trusted decision on plain data: tests passed, flags, reason, reward."""
+    passed = _outcomes(p, run)
+    nv = len(p.visible)
+    pv, ph = sum(passed[:nv]), sum(passed[nv:])
+    static = scan(p.source)
+    flags = set(run.flags) | static.flags
+    hits: list[str] = []
+    if pv == nv and ph < len(p.hidden):
+        hits = special_case_hits(p.source, [v for t in p.visible for v in t.visible_literals()])
+        if hits:
+            flags.add("hack:special_casing")
+    hacked = any(f.startswith("hack:") for f in flags)
+    all_pass = all(passed) and bool(passed)
+    reason = _reason(run, all_pass, hacked)
+    frac = sum(passed) / max(len(passed), 1)
+    reward = 0.0 if hacked else (1.0 if all_pass else (frac if cfg.code_partial_credit else 0.0))
+    details = {"passed_visible": pv, "passed_hidden": ph, "n_visible": nv,
+               "n_hidden": len(p.hidden), "unsplit": len(p.job.stmts), "ended": run.ended,
+               "wall_s": round(run.wall_s, 4), "why": list(run.why)[:10],
+               "scan": list(static.hits)[:10], "special_casing": hits[:5],
+               "protections": run.protections, "output_head": run.output[:300]}
+    if p.job.stmts:
+        details["unsplit_note"] = ("unsplit asserts ran whole in the sandbox; their pass/fail is "
+                                   "reported by the child and guarded only by tamper checks")
+    return Verdict(correct=all_pass and not hacked, reward=reward, reason=reason,
+                   flags=frozenset(flags), extracted=p.source[:2000], details=details)
+
+
+def _reason(run: Run, all_pass: bool, hacked: bool) -> str:
+    if run.ended in ENDED_REASONS:
+        return ENDED_REASONS[run.ended]
+    if run.load_error:
+        return f"error:{run.load_error}"
+    if hacked:
+        return "hacked"
+    return "ok" if all_pass else "wrong"
+
+
+_SHARED: dict[tuple[int, SandboxLimits], Sandbox] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_sandbox(cfg: VerifyConfig) -> Sandbox:
+    """A process-wide sandbox pool for `cfg` (started once, closed at exit)."""
+    limits = SandboxLimits(timeout_s=cfg.timeout_s)
+    key = (cfg.workers, limits)
+    with _SHARED_LOCK:
+        if key not in _SHARED:
+            _SHARED[key] = Sandbox(limits, cfg.workers)
+            atexit.register(_SHARED[key].close)
+        return _SHARED[key]
+
+
+def verify_batch(items: Sequence[tuple[Mapping[str, Any], str]], cfg: VerifyConfig | None = None,
+                 sandbox: Sandbox | None = None) -> list[Verdict]:
+    """Verify (truth, completion) pairs in parallel on the sandbox pool."""
+    cfg = cfg or VerifyConfig()
+    sandbox = sandbox or shared_sandbox(cfg)
+    prepared = [_prepare(truth, text, cfg) for truth, text in items]
+    runs = iter(sandbox.run_many([p.job for p in prepared if p is not None]))
+    out = []
+    for p in prepared:
+        if p is None:
+            out.append(Verdict(False, 0.0, "no_answer"))
+        else:
+            out.append(judge(p, next(runs), cfg))
+    return out
+
+
+def verify_code(truth: Mapping[str, Any], completion: str, cfg: VerifyConfig | None = None,
+                sandbox: Sandbox | None = None) -> Verdict:
+    """`truth` has entry_point, visible_tests, hidden_tests (and optional setup, timeout_s)."""
+    return verify_batch([(truth, completion)], cfg, sandbox)[0]
+
+
+def _row_error(row: Any) -> str | None:
+    if not isinstance(row, dict) or "_bad_line" in row:
+        return "row is not a JSON object"
+    if not isinstance(row.get("completion"), str) or not isinstance(row.get("entry_point"), str):
+        return "completion and entry_point must be strings"
+    for key in ("visible_tests", "hidden_tests"):
+        tests = row.get(key, [])
+        if not isinstance(tests, list) or not all(isinstance(t, str) for t in tests):
+            return f"{key} must be a list of assert strings"
+    t = row.get("timeout_s")
+    if t is not None and not (isinstance(t, int | float) and 0 < t <= 600 and math.isfinite(t)):
+        return "timeout_s must be a number in (0, 600]"
+    return None
+
+
+def verify_rows(rows: list[Any], cfg: VerifyConfig) -> list[dict[str, Any]]:
+    """`trueloop verify code`: per row, the fields the CLI adds to it."""
+    good = [i for i, r in enumerate(rows) if _row_error(r) is None]
+    verdicts = dict(zip(good, verify_batch([(rows[i], rows[i]["completion"]) for i in good],
+                                           cfg), strict=True))
+    out = []
+    for i, row in enumerate(rows):
+        if i not in verdicts:
+            out.append({"correct": False, "reward": 0.0, "reason": "bad_input", "flags": [],
+                        "passed_visible": 0, "passed_hidden": 0, "error": _row_error(row)})
+            continue
+        v = verdicts[i]
+        out.append({"correct": v.correct, "reward": v.reward, "reason": v.reason,
+                    "flags": sorted(v.flags), "passed_visible": v.details.get("passed_visible", 0),
+                    "passed_hidden": v.details.get("passed_hidden", 0)})
+    return out
