@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from trueloop.tasks.arithmetic import Arithmetic
 from trueloop.tasks.base import Task
 from trueloop.tasks.chain import Chain
+from trueloop.tasks.code import CodeTask
 from trueloop.tasks.countdown import Countdown
 from trueloop.tasks.linear_equation import LinearEquation
 from trueloop.tasks.math_datasets import GSM8K, MathDataset
 from trueloop.tasks.word_problem import WordProblem
+
+if TYPE_CHECKING:
+    from trueloop.config import TaskConfig
 
 TASKS: dict[str, type[Task]] = {
     "arithmetic": Arithmetic,
@@ -19,6 +25,7 @@ TASKS: dict[str, type[Task]] = {
     "gsm8k": GSM8K,
     "math": MathDataset,
 }
+TASKS["code"] = CodeTask
 
 
 def make_task(name: str, **options) -> Task:
@@ -26,6 +33,15 @@ def make_task(name: str, **options) -> Task:
     if name not in TASKS:
         raise ValueError(f"unknown task {name!r}; known tasks: {sorted(TASKS)}.")
     return TASKS[name](**options)
+
+
+def task_from_config(cfg: TaskConfig, **overrides) -> Task:
+    """The task a `[task]` config table describes (dataset tasks get `path`/`test_path`)."""
+    options = {"difficulty": cfg.difficulty, "horizon": cfg.horizon,
+               "answer_format": cfg.answer_format}
+    if cfg.path is not None or cfg.test_path is not None:
+        options.update(path=cfg.path, test_path=cfg.test_path)
+    return make_task(cfg.name, **{**options, **overrides})
 
 
 def make_cell(cell: str, **options) -> Task:

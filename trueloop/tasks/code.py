@@ -1,0 +1,74 @@
+"""Built-in code task: write a small Python function that passes visible and hidden unit tests.
+
+The bank (`data/code_problems.jsonl`, 42 problems written for trueloop) gives each problem a
+statement, an entry point, a reference solution, 3 visible tests (shown in the prompt) and at
+least 5 hidden tests (never shown). Expected values in the tests were computed by running the
+reference solutions. The `difficulty` knob picks a level: 1-3 -> level 1 (one-liners),
+4-6 -> level 2 (loops, dicts), 7-10 -> level 3 (small algorithms).
+
+Splits: a bank problem belongs to the test split exactly when the hash of its id falls in the
+test bucket (`tasks.base.split_of`), and `draw()` only ever returns bank problems, so the base
+class's redraw loop keeps train and test disjoint by construction, whatever the seed.
+Verification: `trueloop.verify.code.verify_code` (sandboxed, hack-flagging).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from trueloop.tasks.base import Draw, Task, split_of
+from trueloop.types import Problem, Verdict
+
+INSTRUCTION = ("Write the complete function in a single ```python code block. Use only the "
+               "standard library; do not print anything or read input.")
+
+
+@cache
+def load_bank() -> tuple[dict[str, Any], ...]:
+    text = resources.files("trueloop.tasks").joinpath("data/code_problems.jsonl").read_text()
+    return tuple(json.loads(line) for line in text.splitlines() if line.strip())
+
+
+def level_of(difficulty: int) -> int:
+    return 1 + (difficulty - 1) * 3 // 10
+
+
+def render_prompt(row: dict[str, Any]) -> str:
+    tests = "\n".join(row["visible_tests"])
+    return (f"{row['statement']}\nName the function `{row['entry_point']}`. It must pass these "
+            f"tests (and further hidden ones):\n{tests}\n")
+
+
+class CodeTask(Task):
+    name = "code"
+    system_prompt = "You are a careful Python programmer."
+
+    def __init__(self, difficulty: int = 3, horizon: int | None = None,
+                 answer_format: str = "none") -> None:
+        super().__init__(difficulty, horizon, answer_format)
+        level = level_of(self.difficulty)
+        self.pool = [r for r in load_bank() if r["difficulty"] == level]
+        for split in ("train", "test"):
+            if not any(split_of(f"{self.name}|{r['id']}") == split for r in self.pool):
+                raise ValueError(f"code bank level {level} has no {split} problem; add one.")
+
+    def draw(self, rng: random.Random) -> Draw:
+        row = rng.choice(self.pool)
+        truth = {k: row[k] for k in ("entry_point", "visible_tests", "hidden_tests", "reference")}
+        return Draw(question=render_prompt(row), answer=None, key=row["id"], truth=truth,
+                    meta={"bank_id": row["id"], "level": row["difficulty"]})
+
+    def render(self, question: str) -> str:
+        return f"{question}{INSTRUCTION}"
+
+    def verify(self, problem: Problem, completion: str) -> Verdict:
+        from trueloop.verify.code import verify_code
+
+        return verify_code(problem.truth, completion)
+
+    def oracle(self, problem: Problem) -> str:
+        return f"```python\n{problem.truth['reference']}```"
