@@ -29,6 +29,10 @@ class TaskConfig:
     # instruction appended to every prompt: boxed | answer_is | none
     seed: int = 0
     # problem stream seed; problem i of split s is fixed by (task, s, seed, i)
+    path: str | None = None
+    # dataset tasks (gsm8k, math): local JSONL file to read; None for procedural tasks
+    test_path: str | None = None
+    # dataset tasks: optional JSONL test split (else `path` is split by content hash)
 
 
 @dataclass(frozen=True)

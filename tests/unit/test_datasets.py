@@ -96,3 +96,14 @@ def test_dataset_task_with_test_file_drops_contaminated_train_rows(tmp_path):
     assert {p.answer for p in task.problems(4, "test")} == {"1", "3"}
     p = task.problem(0, "train")
     assert task.verify(p, task.oracle(p)).correct
+
+
+def test_task_from_config_passes_dataset_paths(tmp_path):
+    from trueloop.config import TaskConfig
+    from trueloop.tasks import task_from_config
+
+    f = write(tmp_path / "g.jsonl", [gsm(f"Question {i}?", str(i)) for i in range(20)])
+    task = task_from_config(TaskConfig(name="gsm8k", path=str(f), answer_format="none"))
+    assert sum(len(r) for r in task.rows.values()) == 20 and task.answer_format == "none"
+    chain = task_from_config(TaskConfig(name="chain", difficulty=2, horizon=4))
+    assert chain.problem(0).meta["horizon"] == 4
