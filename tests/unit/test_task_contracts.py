@@ -67,10 +67,12 @@ def test_adversarial_answers_verify_wrong(name):
             "prompt echoed": p.prompt,
             "many candidates": "The answer is " + ", ".join(str(i) for i in range(-20, 200)) + ".",
             "several boxes": " ".join(f"\\boxed{{{i}}}" for i in range(-5, 30)),
-            "right then other": f"{right}\n{other}",
-            "other then right": f"{other}\n{right}",
         }
         if "\\boxed" in right:
+            # a competing final answer: another problem's boxed answer, before or after the right
+            # one (for code, another problem's function is not a competing answer: not used)
+            attacks["right then other"] = f"{right}\n{other}"
+            attacks["other then right"] = f"{other}\n{right}"
             attacks["right plus a different box"] = f"{right} Or maybe \\boxed{{-987654321}}."
         for label, text in attacks.items():
             v = task.verify(p, text)
@@ -90,7 +92,12 @@ def test_problem_ids_unique_and_meta(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_answer_format_instruction(name):
-    boxed = build(name).problem(0)
+    task = build(name)
+    boxed = task.problem(0)
+    if "\\boxed" not in task.oracle(boxed):
+        # tasks answered otherwise (code blocks) render their own instruction: it must not vary
+        assert build(name, answer_format="none").problem(0).prompt == boxed.prompt
+        return
     plain = build(name, answer_format="none").problem(0)
     answer_is = build(name, answer_format="answer_is").problem(0)
     assert "\\boxed{}" in boxed.prompt and "\\boxed{}" not in plain.prompt
