@@ -13,10 +13,10 @@ naming the file and line: a dataset is input we control, so it fails loudly, unl
 
 The tasks `gsm8k` and `math` serve these rows through the Task interface
 (`make_task("gsm8k", path="train.jsonl", test_path="test.jsonl")`). With `test_path` the files are
-the splits (train rows whose question also appears in the test file are dropped, so a
-contaminated pair of files still gives disjoint splits); without it the rows of `path` are split by content hash exactly like procedural tasks
-(`tasks/base.py`), so train and test stay disjoint. Problem `index` walks a seeded permutation
-of the split's rows, and a new permutation starts every len(rows) indices (one epoch each).
+the splits (train rows whose question also appears in the test file are dropped, so even a
+contaminated pair of files gives disjoint splits); without it the rows of `path` are split by
+content hash exactly like procedural tasks (`tasks/base.py`). Problem `index` walks a seeded
+permutation of the split's rows; a new permutation starts every len(rows) indices (one epoch).
 `difficulty` is accepted for the common interface and recorded, but does not filter rows.
 """
 
