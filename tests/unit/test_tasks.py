@@ -209,3 +209,36 @@ def test_cli_oracle_rows_and_refusal(capsys):
 def test_cli_bad_knob_is_a_clean_error():
     with pytest.raises(SystemExit, match="difficulty must be"):
         main(["tasks", "sample", "arithmetic", "--difficulty", "0"])
+
+
+WORD_RULES = [  # (sentence pattern, new count from the old count and the captured numbers)
+    (r"buys (\d+) boxes of \w+ with (\d+) in each", lambda v, m, k: v + m * k),
+    (r"(?:buys|finds|wins) (\d+)|gives \w+ (\d+)", lambda v, *ks: v + int(next(filter(None, ks)))),
+    (r"(?:gives|sells|loses|uses) (\d+)", lambda v, k: v - k),
+    (r"doubles", lambda v: 2 * v),
+    (r"triples", lambda v: 3 * v),
+    (r"ends up with (\d+) times", lambda v, k: v * k),
+    (r"into (\d+) equal piles", lambda v, k: v // k),
+]
+
+
+def _replay_word_problem(question: str, item: str) -> int:
+    sentences = [s for s in question.split(". ") if item in s and "How many" not in s]
+    value = int(re.search(r"has (\d+)", sentences[0]).group(1))
+    for s in sentences[1:]:
+        for pattern, apply in WORD_RULES:
+            m = re.search(pattern, s)
+            if m:
+                groups = [g if g is None else int(g) for g in m.groups()]
+                value = apply(value, *groups)
+                break
+        else:
+            raise AssertionError(f"no rule for {s!r}")
+    return value
+
+
+@pytest.mark.parametrize("d", [1, 4, 6, 9])
+def test_word_problem_gold_replays_sentences(d):
+    for p in make_task("word_problem", difficulty=d, answer_format="none").problems(40, seed=d):
+        item = re.search(r"How many (\w+)", p.prompt).group(1)
+        assert _replay_word_problem(p.prompt, item) == int(p.answer), p.prompt
