@@ -35,14 +35,14 @@ def cache_dir() -> Path:
     return Path(os.environ.get("TRUELOOP_CACHE", Path.home() / ".cache" / "trueloop"))
 
 
-def prior_key(policy_cfg: PolicyConfig, prior_cfg: PriorConfig) -> str:
-    blob = json.dumps([dataclasses.asdict(policy_cfg), dataclasses.asdict(prior_cfg)],
-                      sort_keys=True)
+def prior_key(policy_cfg: PolicyConfig, prior_cfg: PriorConfig, answer_format: str) -> str:
+    blob = json.dumps([dataclasses.asdict(policy_cfg), dataclasses.asdict(prior_cfg),
+                       answer_format], sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def parse_mixture(mixture: tuple[str, ...]) -> list[Task]:
-    return [make_cell(cell) for cell in mixture]
+def parse_mixture(mixture: tuple[str, ...], answer_format: str = "boxed") -> list[Task]:
+    return [make_cell(cell, answer_format=answer_format) for cell in mixture]
 
 
 def encode(policy: Policy, prompt: str, completion: str) -> tuple[list[int], int]:
@@ -72,9 +72,10 @@ def make_batch(policy: Policy, tasks: list[Task], rng: random.Random, size: int,
     return ids, labels, attn
 
 
-def pretrain(policy: Policy, cfg: PriorConfig, *, progress: bool = True) -> list[float]:
+def pretrain(policy: Policy, cfg: PriorConfig, *, answer_format: str = "boxed",
+             progress: bool = True) -> list[float]:
     """Train `policy` in place on the mixture; returns the loss curve."""
-    tasks = parse_mixture(cfg.mixture)
+    tasks = parse_mixture(cfg.mixture, answer_format)
     rng = random.Random(cfg.seed)
     torch.manual_seed(cfg.seed)
     model = policy.model.train()
@@ -99,14 +100,15 @@ def pretrain(policy: Policy, cfg: PriorConfig, *, progress: bool = True) -> list
 
 
 def load_or_pretrain(policy_cfg: PolicyConfig, prior_cfg: PriorConfig, *,
-                     progress: bool = True) -> tuple[Policy, Path, bool]:
+                     answer_format: str = "boxed", progress: bool = True
+                     ) -> tuple[Policy, Path, bool]:
     """The cached prior for these configs, trained and cached first if missing.
     Returns (policy, folder, was_cached)."""
-    folder = cache_dir() / "priors" / prior_key(policy_cfg, prior_cfg)
+    folder = cache_dir() / "priors" / prior_key(policy_cfg, prior_cfg, answer_format)
     if (folder / "config.json").exists():
         return load_policy(dataclasses.replace(policy_cfg, model=str(folder))), folder, True
     policy = load_policy(policy_cfg, seed=prior_cfg.seed)
-    losses = pretrain(policy, prior_cfg, progress=progress)
+    losses = pretrain(policy, prior_cfg, answer_format=answer_format, progress=progress)
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp_prior_", dir=folder.parent))
     policy.save(tmp)

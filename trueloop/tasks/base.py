@@ -90,7 +90,7 @@ class Task(ABC):
 
     def oracle(self, problem: Problem) -> str:
         """A completion that must verify correct (used by contract tests and the prior)."""
-        return f"The answer is \\boxed{{{problem.answer}}}."
+        return f"\\boxed{{{problem.answer}}}"
 
     def problem(self, index: int, split: Split = "train", seed: int = 0) -> Problem:
         if split not in ("train", "test"):

@@ -20,7 +20,7 @@ import torch
 from trueloop.audit import audit_step
 from trueloop.config import RunConfig, to_dict
 from trueloop.policy import Policy, load_policy
-from trueloop.tasks import make_task
+from trueloop.tasks import task_from_config
 from trueloop.tracking import MetricsLog
 from trueloop.types import verdict_metrics
 from trueloop.update.advantages import compute_advantages
@@ -28,7 +28,7 @@ from trueloop.update.checkpoint import (latest_checkpoint, load_trainer_state, r
                                         save_checkpoint, set_rng_state)
 from trueloop.update.collect import collect
 from trueloop.update.progress import progress_bar
-from trueloop.update.schedule import lr_lambda
+from trueloop.update.schedule import make_scheduler
 from trueloop.update.step import optimize
 
 
@@ -47,8 +47,7 @@ def train(cfg: RunConfig, out: str | Path, *, resume: bool = False,
           policy: Policy | None = None) -> Policy:
     out = Path(out)
     s = setup(cfg, out, resume=resume, policy=policy)
-    task = make_task(cfg.task.name, difficulty=cfg.task.difficulty, horizon=cfg.task.horizon,
-                     answer_format=cfg.task.answer_format)
+    task = task_from_config(cfg.task)
     log = MetricsLog(out, resume_step=s.step, tensorboard=cfg.log.tensorboard)
     with progress_bar(cfg.steps, s.step, enabled=cfg.log.progress) as bar:
         for step in range(s.step, cfg.steps):
@@ -104,8 +103,8 @@ def setup(cfg: RunConfig, out: Path, *, resume: bool, policy: Policy | None) -> 
     params = [p for p in policy.model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.update.lr, betas=cfg.update.betas,
                                   weight_decay=cfg.update.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda i: lr_lambda(
-        i, warmup_steps=cfg.update.warmup_steps, total_steps=cfg.steps, decay=cfg.update.lr_decay))
+    scheduler = make_scheduler(optimizer, warmup_steps=cfg.update.warmup_steps,
+                               total_steps=cfg.steps, decay=cfg.update.lr_decay)
     s = TrainState(policy, optimizer, scheduler, torch.Generator().manual_seed(cfg.seed), ref_model)
     ckpt = latest_checkpoint(out) if resume else None
     if ckpt is not None:

@@ -1,0 +1,1 @@
+"""Built-in run configurations (TOML), shipped as package data."""
