@@ -179,3 +179,18 @@ def test_lora_policy_samples() -> None:
     b = run(policy, max_new_tokens=6)
     assert_logprobs_match(policy, b)
     assert dataclasses.is_dataclass(b)
+
+
+def test_preallocated_cache_matches_transformers_cache(tiny: Policy, monkeypatch) -> None:
+    from trueloop.rollout import kvcache, sampler
+
+    ours = run(tiny, 9, max_new_tokens=16, stop=DIGITS)  # stops -> compaction too
+    monkeypatch.setattr(sampler, "preallocated_cache", lambda model, capacity: None)
+    theirs = run(tiny, 9, max_new_tokens=16, stop=DIGITS)
+    assert torch.equal(ours.completion_ids, theirs.completion_ids)
+    assert torch.allclose(ours.logprobs, theirs.logprobs, atol=1e-5)
+    # a cache planned too small grows instead of failing, with the same result
+    monkeypatch.setattr(sampler, "preallocated_cache",
+                        lambda model, capacity: kvcache.preallocated_cache(model, 4))
+    grown = run(tiny, 9, max_new_tokens=16, stop=DIGITS)
+    assert torch.equal(grown.completion_ids, ours.completion_ids)

@@ -25,6 +25,7 @@ from trueloop.config import RolloutConfig
 from trueloop.policy import Policy
 from trueloop.rollout.batch import RolloutBatch
 from trueloop.rollout.draw import draw, truncate
+from trueloop.rollout.kvcache import preallocated_cache
 from trueloop.rollout.logprobs import position_ids
 from trueloop.rollout.stops import StopStrings, cut_at_stop
 
@@ -53,10 +54,12 @@ def cache_kwarg(model: torch.nn.Module) -> str:
     return "cache" if "cache" in params else "past_key_values"
 
 
-def prefill(model, ids: torch.Tensor, mask: torch.Tensor, g: int):
+def prefill(model, ids: torch.Tensor, mask: torch.Tensor, g: int, max_new_tokens: int):
     """Run the prompts once; return (N, V) next-token logits and the KV cache for N = B*G rows."""
+    cache = preallocated_cache(model, ids.shape[1] + max_new_tokens)
+    extra = {} if cache is None else {cache_kwarg(model): cache}
     out = model(input_ids=ids, attention_mask=mask, position_ids=position_ids(mask),
-                use_cache=True, logits_to_keep=1)
+                use_cache=True, logits_to_keep=1, **extra)
     cache = out.cache if getattr(out, "cache", None) is not None else out.past_key_values
     if g > 1:
         cache.batch_repeat_interleave(g)
@@ -146,7 +149,7 @@ def sample(policy: Policy, prompts: list[str], cfg: RolloutConfig, *,
                          f"max_new_tokens={cfg.max_new_tokens}.")
     with torch.inference_mode():
         ids, mask = encode_prompts(policy, prompts)  # (B, P)
-        logits, cache = prefill(policy.model, ids, mask, g)  # (N, V)
+        logits, cache = prefill(policy.model, ids, mask, g, cfg.max_new_tokens)  # (N, V)
         ids, mask = ids.repeat_interleave(g, dim=0), mask.repeat_interleave(g, dim=0)  # (N, P)
         dec = decode(policy, cfg, logits, cache, mask, generator)
     steps = int(dec.lengths.max())
