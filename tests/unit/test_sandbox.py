@@ -222,3 +222,13 @@ def test_verifier_memory_is_flat_over_1000_runs(sb):
         assert all(r.ended == "done" for r in sb.run_many(jobs))
     grown_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
     assert grown_kb < 20_000
+
+
+def test_degraded_mode_still_judges_and_says_so():
+    with Sandbox(SandboxLimits(timeout_s=1.0), workers=1, isolate=False) as box:
+        assert not any(box.protections[k] for k in ("pid_namespace", "net_namespace", "chroot"))
+        r = box.run(Job("def f(x): return x * 3", calls=("f(2)", "f('a')")))
+        slow = box.run(Job("def f():\n    while True: pass", calls=("f()",), timeout_s=SHORT))
+    assert [c.value for c in r.calls] == [6, "aaa"] and r.protections == box.protections
+    assert slow.ended == "timeout"
+    assert glob.glob("/tmp/trueloop-sbx-*") == []

@@ -30,9 +30,10 @@ Not covered:
 - memory accounting across processes (RLIMIT_AS is per process; NPROC bounds the product);
 - CPU fairness between concurrent runs (no cgroup; a spinning run costs one core until killed);
 - without root (or where namespaces are refused) the worker falls back to rlimits, a
-  throw-away directory on the host and a process-group kill: daemons that `setsid` can escape
-  and the network is reachable. This is logged as a warning and recorded in
-  `Run.protections`, which the code verifier copies into every verdict's details.
+  throw-away directory on the host and a process-group kill: daemons that `setsid` can escape,
+  the network and the host filesystem are reachable, and the child runs under the verifier's
+  own uid (it can signal it; as root RLIMIT_NPROC does not hold). This is logged as a warning
+  and recorded in `Run.protections`, which the code verifier copies into every verdict.
 """
 
 from __future__ import annotations
@@ -119,8 +120,10 @@ class SandboxError(RuntimeError):
 
 
 class _Worker:
-    def __init__(self, index: int, limits: SandboxLimits) -> None:
-        cfg = {**asdict(limits), "uid": UID_BASE + (os.getpid() % 10_000) * 256 + index % 256,
+    def __init__(self, index: int, limits: SandboxLimits, isolate: bool) -> None:
+        uid = UID_BASE + (os.getpid() % 10_000) * 256 + index % 256
+        # one uid per worker, so RLIMIT_NPROC of one run never starves another
+        cfg = {**asdict(limits), "isolate": isolate, "uid": uid,
                "child_path": str(HERE / "sandbox_child.py")}
         exe = os.path.realpath(sys.executable)
         self.proc = subprocess.Popen([exe, "-I", "-S", str(HERE / "sandbox_worker.py"),
@@ -152,10 +155,13 @@ class _Worker:
 
 
 class Sandbox:
-    """A pool of `workers` isolated workers (0 = one per CPU core). Thread-safe; close() it."""
+    """A pool of `workers` isolated workers (0 = one per CPU core). Thread-safe; close() it.
+    `isolate=False` forces the degraded fallback (for tests of that path only)."""
 
-    def __init__(self, limits: SandboxLimits | None = None, workers: int = 0) -> None:
+    def __init__(self, limits: SandboxLimits | None = None, workers: int = 0,
+                 isolate: bool = True) -> None:
         self.limits = limits or SandboxLimits()
+        self.isolate = isolate
         self.size = workers or os.cpu_count() or 1
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._all: list[_Worker] = []
@@ -170,7 +176,7 @@ class Sandbox:
                         self.protections)
 
     def _spawn(self, index: int) -> None:
-        w = _Worker(index, self.limits)
+        w = _Worker(index, self.limits, self.isolate)
         with self._lock:
             self._all.append(w)
         self._idle.put(w)
