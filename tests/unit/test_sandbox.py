@@ -232,3 +232,9 @@ def test_degraded_mode_still_judges_and_says_so():
     assert [c.value for c in r.calls] == [6, "aaa"] and r.protections == box.protections
     assert slow.ended == "timeout"
     assert glob.glob("/tmp/trueloop-sbx-*") == []
+
+
+def test_line_cut_by_a_timeout_is_not_called_tampering(sb):
+    src = "import sys\ndef f():\n    return list(range(10**6))\ndef g():\n    while True: pass"
+    r = sb.run(Job(src, calls=("f()", "g()"), timeout_s=SHORT))
+    assert r.ended in ("timeout", "result_limit") and "hack:patched" not in r.flags

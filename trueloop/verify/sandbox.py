@@ -225,7 +225,8 @@ def parse_run(raw: dict[str, Any], n_calls: int, n_stmts: int, prot: dict[str, A
     why: list[str] = []
     load_error = None
     done = False
-    for line in raw["results"].splitlines():
+    # the text after the last newline is a line cut short by a kill or the cap: not evidence
+    for line in raw["results"].split("\n")[:-1]:
         ev = _parse_line(line)
         kind = ev.get("k") if ev else None
         if kind == "call" and _fresh(ev, calls, n_calls):
