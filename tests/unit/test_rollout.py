@@ -46,6 +46,8 @@ def test_shapes_padding_and_grouping(tiny: Policy) -> None:
     assert (b.prompt_ids[b.prompt_mask == 0] == pad).all()
     assert (b.prompt_mask[:, -1] == 1).all()  # left padding
     assert torch.equal(b.prompt_ids[0], b.prompt_ids[2]) and b.group_size == 3
+    tensors = (b.prompt_ids, b.prompt_mask, b.completion_ids, b.completion_mask, b.logprobs)
+    assert not any(t.is_inference() for t in tensors)  # usable in autograd by the update
 
 
 def test_same_seed_same_rollout_other_seed_differs(tiny: Policy) -> None:
@@ -194,3 +196,18 @@ def test_preallocated_cache_matches_transformers_cache(tiny: Policy, monkeypatch
                         lambda model, capacity: kvcache.preallocated_cache(model, 4))
     grown = run(tiny, 9, max_new_tokens=16, stop=DIGITS)
     assert torch.equal(grown.completion_ids, ours.completion_ids)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("gen_device", ["cuda", "cpu"])
+def test_cuda_sampling_matches_forward(gen_device: str) -> None:
+    policy = build_tiny("0.5m", seed=0)
+    policy.model.to("cuda")
+    cfg = RolloutConfig(max_new_tokens=12, group_size=3, stop=DIGITS)
+    gen = torch.Generator(gen_device).manual_seed(0)
+    b = sample(policy, PROMPTS, cfg, generator=gen)
+    assert b.completion_ids.device.type == "cuda"
+    again = sample(policy, PROMPTS, cfg, generator=torch.Generator(gen_device).manual_seed(0))
+    assert torch.equal(b.completion_ids, again.completion_ids)
+    assert_logprobs_match(policy, b)

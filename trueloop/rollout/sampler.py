@@ -147,11 +147,12 @@ def sample(policy: Policy, prompts: list[str], cfg: RolloutConfig, *,
         raise ValueError(f"sample needs >= 1 prompt, group_size >= 1 and max_new_tokens >= 1; got "
                          f"{len(prompts)} prompts, group_size={g}, "
                          f"max_new_tokens={cfg.max_new_tokens}.")
+    ids, mask = encode_prompts(policy, prompts)  # (B, P)
     with torch.inference_mode():
-        ids, mask = encode_prompts(policy, prompts)  # (B, P)
         logits, cache = prefill(policy.model, ids, mask, g, cfg.max_new_tokens)  # (N, V)
-        ids, mask = ids.repeat_interleave(g, dim=0), mask.repeat_interleave(g, dim=0)  # (N, P)
-        dec = decode(policy, cfg, logits, cache, mask, generator)
+        dec = decode(policy, cfg, logits, cache, mask.repeat_interleave(g, dim=0), generator)
+    # from here on outside inference mode: the batch holds ordinary tensors the update can use
+    ids, mask = ids.repeat_interleave(g, dim=0), mask.repeat_interleave(g, dim=0)  # (N, P)
     steps = int(dec.lengths.max())
     keep = torch.arange(steps, device=ids.device)[None] < dec.lengths[:, None]  # (N, T')
     tokens = dec.tokens[:, :steps].masked_fill(~keep, dec.pad)
