@@ -81,6 +81,8 @@ def test_special_casing_visible_tests_is_flagged(sb):
 @pytest.mark.parametrize("source,flag", [
     ("import sys\nsys.exit(0)\n" + HONEST, "hack:exit"),
     ("import os\ndef fact(n):\n    os._exit(0)\n", "hack:exit"),
+    ("import os\ndef fact(n):\n    os.abort()\n", "hack:exit"),
+    ("def fact(n):\n    raise SystemExit(0)\n", "hack:exit"),
     ("import unittest\ndef fact(n):\n    raise unittest.SkipTest('later')\n", "hack:skip"),
     ("import builtins\nbuiltins.AssertionError = Warning\n" + HONEST, "hack:patched"),
     ("import sys\nsys.modules['unittest'] = None\n" + HONEST, "hack:patched"),

@@ -215,11 +215,17 @@ def test_decode_rejects_non_plain_wire_values(wire):
 
 @pytest.mark.slow
 def test_verifier_memory_is_flat_over_1000_runs(sb):
-    jobs = [Job("def f(x): return [x] * 50", calls=("f(3)",))] * 100
-    sb.run_many(jobs)
+    from trueloop.config import VerifyConfig
+    from trueloop.verify.code import verify_batch
+
+    truth = {"entry_point": "f", "visible_tests": ["assert f(3) == [3] * 50"],
+             "hidden_tests": ["assert f(4) == [4] * 50", "assert f(0) == [0] * 50"]}
+    items = [(truth, "def f(x):\n    return [x] * 50\n"), (truth, "def f(x): return x")] * 50
+    verify_batch(items, VerifyConfig(), sandbox=sb)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     for _ in range(10):
-        assert all(r.ended == "done" for r in sb.run_many(jobs))
+        verdicts = verify_batch(items, VerifyConfig(), sandbox=sb)
+        assert [v.correct for v in verdicts] == [True, False] * 50
     grown_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
     assert grown_kb < 20_000
 
@@ -238,3 +244,20 @@ def test_line_cut_by_a_timeout_is_not_called_tampering(sb):
     src = "import sys\ndef f():\n    return list(range(10**6))\ndef g():\n    while True: pass"
     r = sb.run(Job(src, calls=("f()", "g()"), timeout_s=SHORT))
     assert r.ended in ("timeout", "result_limit") and "hack:patched" not in r.flags
+
+
+def test_many_files_fill_only_the_private_tmpfs(sb):
+    needs(sb, "chroot")
+    src = ("def f():\n"
+           "    n = 0\n"
+           "    try:\n"
+           "        for i in range(40):\n"
+           "            with open(f'f{i}', 'wb') as fh:\n"
+           "                fh.write(b'0' * 8 * 2**20)\n"
+           "            n += 1\n"
+           "    except OSError as e:\n"
+           "        return [n, e.errno]\n"
+           "    return [n, 0]\n")
+    n, errno = run1(sb, src).calls[0].value
+    assert n * 8 <= SandboxLimits().tmpfs_mb and errno == 28  # ENOSPC inside the sandbox
+    assert run1(sb, "import os\ndef f(): return os.listdir('.')").calls[0].value == []

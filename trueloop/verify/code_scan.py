@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 EXIT_CALLS = {"exit", "quit", "sys.exit", "os._exit", "os.abort", "os.kill", "os.killpg",
-              "signal.raise_signal", "os.system"}
+              "signal.raise_signal"}
 SKIP_NAMES = {"SkipTest", "skip", "skipIf", "skipUnless", "pytest.skip", "unittest.skip",
               "unittest.SkipTest", "pytest.xfail", "pytest.exit"}
 PATCH_MODULES = {"builtins", "sys", "time", "signal", "unittest", "pytest", "os", "gc",
