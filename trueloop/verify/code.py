@@ -3,7 +3,9 @@
 Tests are assert statements, HumanEval/MBPP style, split into visible tests (shown in the
 prompt) and hidden tests (never shown). Each assert of a known shape (`assert CALL == LIT`,
 `!=`, `is None/True/False`, `assert CALL`, `assert not CALL`, `abs(CALL - LIT) < TOL`,
-`math.isclose(CALL, LIT)`) is *split*: only CALL enters the sandbox, its value comes back
+`math.isclose(CALL, LIT)`; see `code_tests.py`) is *split*: only CALL enters the sandbox
+(an expected side that is an expression without the entry point, such as `set([1, 2])`, is
+evaluated first in a submission-free sandbox run), its value comes back
 type-strictly serialised (exact built-in types only, see `sandbox_child.encode`), and the
 comparison with LIT happens here, in trusted code, on plain data. Expected values never enter
 the sandbox; exit codes and printed text never decide a verdict; a missing value, a custom
@@ -39,109 +41,14 @@ from typing import Any
 
 from trueloop.config import VerifyConfig
 from trueloop.types import Verdict
-from trueloop.verify.code_scan import NOT_LITERAL, literal, scan, special_case_hits
+from trueloop.verify.code_scan import scan, special_case_hits
+from trueloop.verify.code_tests import SplitTest, resolve_expected, split_test
 from trueloop.verify.sandbox import CallOutcome, Job, Run, Sandbox, SandboxLimits
 
 FENCE = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*?)```", re.S | re.I)
 ENDED_REASONS = {"timeout": "timeout", "output_limit": "output_limit",
                  "result_limit": "output_limit", "file_limit": "file_limit",
                  "crash": "error:crash"}
-
-
-@dataclass(frozen=True)
-class SplitTest:
-    """One assert, split into the expression run in the sandbox and a check done here."""
-
-    source: str
-    call: str | None
-    # expression evaluated in the sandbox; None = the assert runs whole (unsplit)
-    check: str = "eq"
-    # eq | ne | is | is_not | truthy | falsy | close
-    expected: Any = None
-    tol: float = 0.0
-
-    def passes(self, got: Any) -> bool:
-        if self.check == "eq":
-            return got == self.expected
-        if self.check == "ne":
-            return got != self.expected
-        if self.check == "is":
-            return got is self.expected
-        if self.check == "is_not":
-            return got is not self.expected
-        if self.check == "truthy":
-            return bool(got)
-        if self.check == "falsy":
-            return not got
-        return (type(got) in (int, float) and type(self.expected) in (int, float)
-                and abs(got - self.expected) <= self.tol)
-
-    def visible_literals(self) -> list[Any]:
-        """Expected value and literal call arguments (the special-casing fingerprint)."""
-        out = [self.expected] if self.call is not None and self.check in ("eq", "close") else []
-        try:
-            node = ast.parse(self.call or self.source, mode="eval" if self.call else "exec")
-        except SyntaxError:
-            return out
-        for n in ast.walk(node):
-            if isinstance(n, ast.Call):
-                out += [v for a in n.args if (v := literal(a)) is not NOT_LITERAL]
-        return out
-
-
-def split_test(test: str) -> SplitTest:
-    """Split one assert string; anything not of a known shape stays whole (call=None)."""
-    try:
-        tree = ast.parse(test.strip())
-    except (SyntaxError, ValueError):
-        return SplitTest(test, None)
-    if len(tree.body) != 1 or not isinstance(tree.body[0], ast.Assert):
-        return SplitTest(test, None)
-    return _split_expr(test, tree.body[0].test) or SplitTest(test, None)
-
-
-def _split_expr(test: str, e: ast.expr) -> SplitTest | None:
-    if isinstance(e, ast.Compare) and len(e.ops) == 1:
-        left, op, right = e.left, e.ops[0], e.comparators[0]
-        if isinstance(op, ast.Eq | ast.NotEq):
-            check = "eq" if isinstance(op, ast.Eq) else "ne"
-            for call, lit in ((left, right), (right, left)):
-                if (v := literal(lit)) is not NOT_LITERAL and literal(call) is NOT_LITERAL:
-                    return SplitTest(test, ast.unparse(call), check, v)
-        if isinstance(op, ast.Is | ast.IsNot) and isinstance(right, ast.Constant) and \
-                right.value in (None, True, False):
-            return SplitTest(test, ast.unparse(left), "is" if isinstance(op, ast.Is)
-                             else "is_not", right.value)
-        if isinstance(op, ast.Lt | ast.LtE):
-            return _split_abs(test, left, right)
-        return None
-    if isinstance(e, ast.Call) and ast.unparse(e.func) in ("math.isclose", "isclose") and \
-            len(e.args) == 2:
-        if (v := literal(e.args[1])) is not NOT_LITERAL and isinstance(v, int | float):
-            kw = {k.arg: literal(k.value) for k in e.keywords}
-            rel, abs_ = kw.get("rel_tol", 1e-9), kw.get("abs_tol", 0.0)
-            if isinstance(rel, int | float) and isinstance(abs_, int | float):
-                return SplitTest(test, ast.unparse(e.args[0]), "close", v,
-                                 max(rel * abs(v), abs_))
-        return None
-    if isinstance(e, ast.UnaryOp) and isinstance(e.op, ast.Not):
-        return SplitTest(test, ast.unparse(e.operand), "falsy")
-    if isinstance(e, ast.Call | ast.Subscript | ast.Attribute):
-        return SplitTest(test, ast.unparse(e), "truthy")
-    return None
-
-
-def _split_abs(test: str, left: ast.expr, right: ast.expr) -> SplitTest | None:
-    tol = literal(right)
-    if not (isinstance(left, ast.Call) and ast.unparse(left.func) == "abs" and
-            len(left.args) == 1 and isinstance(left.args[0], ast.BinOp) and
-            isinstance(left.args[0].op, ast.Sub) and isinstance(tol, int | float)):
-        return None
-    a, b = left.args[0].left, left.args[0].right
-    for call, lit in ((a, b), (b, a)):
-        if isinstance(v := literal(lit), int | float) and literal(call) is NOT_LITERAL:
-            return SplitTest(f"{test}", ast.unparse(call), "close", v, float(tol))
-    return None
 
 
 def extract_code(completion: str, entry_point: str = "") -> str | None:
@@ -166,18 +73,23 @@ class _Prepared:
     job: Job
 
 
-def _prepare(truth: Mapping[str, Any], completion: str, cfg: VerifyConfig) -> _Prepared | None:
+def _split_all(truth: Mapping[str, Any]) -> tuple[str, tuple[SplitTest, ...]]:
+    entry = str(truth.get("entry_point", ""))
+    tests = [*truth.get("visible_tests", ()), *truth.get("hidden_tests", ())]
+    return str(truth.get("setup", "")), tuple(split_test(t, entry) for t in tests)
+
+
+def _prepare(truth: Mapping[str, Any], completion: str, tests: tuple[SplitTest, ...],
+             cfg: VerifyConfig) -> _Prepared | None:
     source = extract_code(completion, str(truth.get("entry_point", "")))
     if source is None:
         return None
-    visible = tuple(split_test(t) for t in truth.get("visible_tests", ()))
-    hidden = tuple(split_test(t) for t in truth.get("hidden_tests", ()))
-    tests = visible + hidden
+    nv = len(truth.get("visible_tests", ()))
     job = Job(source=source, calls=tuple(t.call for t in tests if t.call is not None),
               stmts=tuple(t.source for t in tests if t.call is None),
               setup=str(truth.get("setup", "")),
               timeout_s=float(truth.get("timeout_s") or cfg.timeout_s))
-    return _Prepared(source, visible, hidden, job)
+    return _Prepared(source, tests[:nv], tests[nv:], job)
 
 
 def _outcomes(p: _Prepared, run: Run) -> list[bool]:
@@ -251,7 +163,9 @@ def verify_batch(items: Sequence[tuple[Mapping[str, Any], str]], cfg: VerifyConf
     """Verify (truth, completion) pairs in parallel on the sandbox pool."""
     cfg = cfg or VerifyConfig()
     sandbox = sandbox or shared_sandbox(cfg)
-    prepared = [_prepare(truth, text, cfg) for truth, text in items]
+    groups = {id(truth): _split_all(truth) for truth, _ in items}
+    tests = dict(zip(groups, resolve_expected(groups.values(), sandbox), strict=True))
+    prepared = [_prepare(truth, text, tests[id(truth)], cfg) for truth, text in items]
     runs = iter(sandbox.run_many([p.job for p in prepared if p is not None]))
     out = []
     for p in prepared:
