@@ -37,6 +37,8 @@ _UNIT_AFTER_NUMBER = re.compile(
     rf"|(?<=[\d}}%.)])\s+(?:m|g|s|h|l|in|min|mi)(?:\s*\^\s*\{{?\d\}}?)?\s*$",
     re.IGNORECASE,
 )
+_TEXT_UNIT = re.compile(rf"\\(?:text|mbox|mathrm)\s*\{{\s*(?:{_UNITS}|m|g|s|h|l|in|min|mi)"
+                        rf"(?:\s+(?:{_UNITS}))?\s*\}}(?:\s*\^\s*\{{?\d\}}?)?", re.IGNORECASE)
 _TRAILING_WORDS = re.compile(r"(?<=[\d}%.])\s+[A-Za-z][A-Za-z ]{2,}$")
 _SUBS = [
     (re.compile(r"\\[\[\]()]"), " "),
@@ -61,6 +63,7 @@ def has_hedge(text: str) -> bool:
 
 
 def _unwrap_text(text: str) -> str:
+    text = _TEXT_UNIT.sub("", text)
     prev = None
     while prev != text:
         prev, text = text, _TEXT_CMD.sub(lambda m: " " + m.group(1) + " ", text)
@@ -77,4 +80,4 @@ def clean(text: str) -> str:
     text = _UNIT_AFTER_NUMBER.sub("", text)
     text = _TRAILING_WORDS.sub("", text)
     text = " ".join(text.split())
-    return text.strip(" .;:!").strip()
+    return text.rstrip(" .;:!").strip()

@@ -28,9 +28,10 @@ from dataclasses import dataclass
 HIDDEN_FLAG = "stego:hidden_chars"
 
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
-_THINK_BLOCK = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
-_THINK_OPEN = re.compile(r"<think>", re.IGNORECASE)
-_THINK_CLOSE = re.compile(r"</think>", re.IGNORECASE)
+MAX_STATEMENT = 400
+# characters read after "the answer is" (answers are short; this keeps the scan linear)
+MAX_STATEMENTS = 64
+# statements read per tier (enough to see that differing ones differ)
 _BOX_CMD = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
 _BRACE = re.compile(r"[{}]")
 _BOX_BARE = re.compile(r"\s*([^\s${}]+)")
@@ -41,7 +42,6 @@ _STATEMENTS = (
     re.compile(r"(?:the\s+answer\s+is|\banswer\s*:)\s*:?", re.IGNORECASE),
 )
 _SENTENCE_END = re.compile(r"(?<!\d)\.(?!\d)|\.(?=\s|$)")
-_MARKUP = re.compile(r"^[\s*_:$]+|[\s*_$.]+$")
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?")
 
 
@@ -79,13 +79,21 @@ def strip_hidden(text: str) -> tuple[str, int]:
 
 
 def strip_think(text: str) -> str:
-    """Drop reasoning: closed blocks, a dangling `</think>` prefix, an unclosed `<think>` tail."""
-    text = _THINK_BLOCK.sub(" ", text)
-    close = _THINK_CLOSE.search(text)
-    if close:
-        text = text[close.end():]
-    opened = _THINK_OPEN.search(text)
-    return text[: opened.start()] if opened else text
+    """Drop reasoning: a dangling `...</think>` prefix, closed blocks, an unclosed `<think>` tail.
+    Linear in the text (a regex with `.*?` would go quadratic on many unclosed tags)."""
+    lower = text.lower()
+    first_open, first_close = lower.find("<think>"), lower.find("</think>")
+    pos = first_close + len("</think>") if 0 <= first_close and (
+        first_open < 0 or first_close < first_open) else 0
+    kept = []
+    while (start := lower.find("<think>", pos)) >= 0:
+        kept.append(text[pos:start])
+        end = lower.find("</think>", start)
+        if end < 0:
+            return " ".join(kept)
+        pos = end + len("</think>")
+    kept.append(text[pos:])
+    return " ".join(kept)
 
 
 def _balanced(text: str, start: int) -> int:
@@ -135,11 +143,13 @@ def _unbox(content: str) -> str:
 def statement_answers(text: str, pattern: re.Pattern[str]) -> list[str]:
     """The text after each match of `pattern`, cut at the end of its line or sentence."""
     out = []
-    for m in pattern.finditer(text):
-        line = text[m.end():].split("\n", 1)[0]
+    for k, m in enumerate(pattern.finditer(text)):
+        if k == MAX_STATEMENTS:
+            break
+        line = text[m.end() : m.end() + MAX_STATEMENT].split("\n", 1)[0]
         end = _SENTENCE_END.search(line)
-        answer = _MARKUP.sub("", line[: end.start()] if end else line)
-        if answer:
+        answer = (line[: end.start()] if end else line).lstrip(" \t*_:$").rstrip(" \t*_$.")
+        if answer and not pattern.search(answer):  # "Final Answer: the final answer is 7"
             out.append(answer)
     return out
 

@@ -77,9 +77,19 @@ def _final_answer(gold: str | None, ex: Extraction, timeout_s: float):
         _judge(ex.candidates[0], c, timeout_s)[0] == "ok" for c in ex.candidates[1:]
     ):
         return ex.candidates[0], "", ""
-    if gold is None or not clean(gold):
+    if gold is None or not _gold_is_valid(gold, timeout_s):
         return None, *_bad_gold(gold)
     return None, ex.reason or "no_answer", ""
+
+
+def _gold_is_valid(gold: str, timeout_s: float) -> bool:
+    """Checked even when the completion has no answer: a broken gold must be loud every time."""
+    g = clean(gold)
+    if not g:
+        return False
+    if parse_number(g) is not None or _choice(g) is not None or _WORDS.match(g):
+        return True
+    return _gold_parses(g, timeout_s)
 
 
 def answers_equal(gold: str, candidate: str, *, timeout_s: float = VerifyConfig.timeout_s) -> bool:
