@@ -43,6 +43,8 @@ class PolicyConfig:
     # built-in model size when model == "tiny": see trueloop.policy.tiny.SIZES
     init: str | None = None
     # optional checkpoint / HF folder to start from (e.g. a cached prior)
+    prior: bool = False
+    # start from the cached prior described by [prior] (pretrained first if missing; tiny models)
     lora_rank: int = 0
     # > 0 trains LoRA adapters (needs peft) instead of all weights
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"

@@ -36,8 +36,8 @@ def cache_dir() -> Path:
 
 
 def prior_key(policy_cfg: PolicyConfig, prior_cfg: PriorConfig, answer_format: str) -> str:
-    blob = json.dumps([dataclasses.asdict(policy_cfg), dataclasses.asdict(prior_cfg),
-                       answer_format], sort_keys=True)
+    model = {"model": policy_cfg.model, "size": policy_cfg.size, "dtype": policy_cfg.dtype}
+    blob = json.dumps([model, dataclasses.asdict(prior_cfg), answer_format], sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -105,15 +105,18 @@ def load_or_pretrain(policy_cfg: PolicyConfig, prior_cfg: PriorConfig, *,
     """The cached prior for these configs, trained and cached first if missing.
     Returns (policy, folder, was_cached)."""
     folder = cache_dir() / "priors" / prior_key(policy_cfg, prior_cfg, answer_format)
-    if (folder / "config.json").exists():
-        return load_policy(dataclasses.replace(policy_cfg, model=str(folder))), folder, True
-    policy = load_policy(policy_cfg, seed=prior_cfg.seed)
-    losses = pretrain(policy, prior_cfg, answer_format=answer_format, progress=progress)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp_prior_", dir=folder.parent))
-    policy.save(tmp)
-    (tmp / "prior_losses.json").write_text(json.dumps(losses))
-    if folder.exists():
-        shutil.rmtree(folder)
-    os.replace(tmp, folder)  # atomic: a killed run never leaves a half-written prior
-    return policy, folder, False
+    cached = (folder / "config.json").exists()
+    if not cached:
+        fresh = dataclasses.replace(policy_cfg, init=None, lora_rank=0)
+        policy = load_policy(fresh, seed=prior_cfg.seed)
+        losses = pretrain(policy, prior_cfg, answer_format=answer_format, progress=progress)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp_prior_", dir=folder.parent))
+        policy.save(tmp)
+        (tmp / "prior_losses.json").write_text(json.dumps(losses))
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(tmp, folder)  # atomic: a killed run never leaves a half-written prior
+    # always load from disk, so a cached and a fresh prior give bit-identical runs
+    policy = load_policy(dataclasses.replace(policy_cfg, model=str(folder), init=None))
+    return policy, folder, cached

@@ -98,6 +98,11 @@ def step_metrics(c, adv: torch.Tensor) -> dict[str, float]:
 def setup(cfg: RunConfig, out: Path, *, resume: bool, policy: Policy | None) -> TrainState:
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
+    if policy is None and cfg.policy.prior:
+        from trueloop.policy.prior import load_or_pretrain
+
+        policy = load_or_pretrain(cfg.policy, cfg.prior, answer_format=cfg.task.answer_format,
+                                  progress=cfg.log.progress)[0]
     policy = policy or load_policy(cfg.policy, seed=cfg.seed)
     ref_model = copy.deepcopy(policy.model).eval().requires_grad_(False) if cfg.update.kl_coef else None
     params = [p for p in policy.model.parameters() if p.requires_grad]
