@@ -71,7 +71,7 @@ def test_infinite_loop_times_out_from_outside(sb):
     r = run1(sb, "import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\n"
                  "def f():\n    while True: pass", timeout=SHORT)
     assert r.ended == "timeout" and not r.calls[0].ok
-    assert r.wall_s < SHORT + 0.5
+    assert r.wall_s < SHORT + 1.5  # margin for a loaded machine
 
 
 def test_sigterm_ignoring_sleeper_is_killed(sb):
@@ -104,7 +104,7 @@ def test_thread_bomb_hits_the_process_limit(sb):
 
 
 def test_memory_bomb_fails_with_memory_error(sb):
-    r = run1(sb, "def f():\n    x = []\n    while True: x.append(bytearray(10**7))")
+    r = run1(sb, "def f():\n    x = []\n    while True: x.append(bytearray(10**8))", timeout=5)
     assert r.calls[0].error == "MemoryError"
     assert run1(sb, "def f(): return 1").calls[0].ok
 
