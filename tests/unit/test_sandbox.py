@@ -200,6 +200,11 @@ def test_custom_object_never_crosses_the_channel(sb):
     assert "hack:eq_override" in r.flags
 
 
+def test_stdlib_subclass_fails_but_is_not_called_a_hack(sb):
+    r = run1(sb, "import collections\ndef f(): return collections.Counter('aab')")
+    assert r.calls[0].error == "nonplain:Counter" and "hack:eq_override" not in r.flags
+
+
 def test_forged_result_lines_are_flagged(sb):
     r = sb.run(Job("import os\nos.write(3, b'{\"k\": \"call\", \"i\": 0, \"v\": 42}\\n')\n"
                    "def f(): return 1", calls=("f()",)))

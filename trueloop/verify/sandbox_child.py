@@ -29,6 +29,7 @@ import sys
 import time
 
 SOLUTION = "<solution>"
+SOLUTION_MODULE = "__solution__"
 TEST = "<test>"
 PLAIN_SCALARS = (type(None), bool, int, float, str)
 WATCHED_SIGNALS = ("SIGALRM", "SIGTERM", "SIGINT", "SIGXCPU", "SIGVTALRM", "SIGPROF", "SIGHUP")
@@ -43,7 +44,7 @@ def main(job, fd):
     out = _Emitter(fd)
     snap = _snapshot()
     sys.addaudithook(_make_hook(out))
-    g = {"__name__": "__solution__", "__builtins__": builtins}
+    g = {"__name__": SOLUTION_MODULE, "__builtins__": builtins}
     _run_load(job["source"], g, out)
     if job.get("setup"):
         _run_code(compile(job["setup"], TEST, "exec"), g, out, "setup")
@@ -144,10 +145,17 @@ class _NonPlain(Exception):
         cls = type(value)
         self.type_name = getattr(cls, "__qualname__", "?") if type(cls) is type else "?"
         self.eq = any(
-            name in vars(c) for c in cls.__mro__ if c not in _BUILTIN_TYPES
+            name in vars(c) and _from_solution(c, vars(c)[name])
+            for c in cls.__mro__ if c not in _BUILTIN_TYPES
             for name in ("__eq__", "__ne__", "__hash__", "__bool__", "__len__")
         )
         super().__init__(self.type_name)
+
+
+def _from_solution(cls, method):
+    """Comparison defined by the submission (not a stdlib type such as Counter): rigged."""
+    code = getattr(method, "__code__", None)
+    return cls.__module__ == SOLUTION_MODULE or getattr(code, "co_filename", "") == SOLUTION
 
 
 _BUILTIN_TYPES = {object, int, float, str, bool, list, tuple, dict, set, frozenset, bytes, complex}
