@@ -14,7 +14,14 @@ import time
 
 import pytest
 
-from trueloop.verify.sandbox import UID_BASE, Job, Sandbox, SandboxLimits, decode_value
+from trueloop.verify.sandbox import (
+    UID_BASE,
+    Job,
+    Sandbox,
+    SandboxError,
+    SandboxLimits,
+    decode_value,
+)
 
 SHORT = 0.4
 
@@ -266,3 +273,12 @@ def test_many_files_fill_only_the_private_tmpfs(sb):
     n, errno = run1(sb, src).calls[0].value
     assert n * 8 <= SandboxLimits().tmpfs_mb and errno == 28  # ENOSPC inside the sandbox
     assert run1(sb, "import os\ndef f(): return os.listdir('.')").calls[0].value == []
+
+
+def test_a_dead_worker_is_an_error_and_gets_replaced():
+    with Sandbox(SandboxLimits(timeout_s=1.0), workers=1) as box:
+        box._all[0].proc.kill()
+        box._all[0].proc.wait()
+        with pytest.raises(SandboxError):
+            box.run(Job("def f(): return 1", calls=("f()",)))
+        assert box.run(Job("def f(): return 1", calls=("f()",))).calls[0].value == 1

@@ -42,10 +42,12 @@ import json
 import logging
 import os
 import queue
+import select
 import struct
 import subprocess
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -56,6 +58,8 @@ HERE = Path(__file__).resolve().parent
 CRASH_SIGNALS = {4: "SIGILL", 6: "SIGABRT", 7: "SIGBUS", 8: "SIGFPE", 11: "SIGSEGV"}
 SIGXCPU, SIGXFSZ, SIGABRT = 24, 25, 6
 UID_BASE = 1_000_000
+BACKSTOP_S = 30.0
+# a worker that has not answered this long after a run's own deadline is declared hung
 
 
 @dataclass(frozen=True)
@@ -128,20 +132,34 @@ class _Worker:
         exe = os.path.realpath(sys.executable)
         self.proc = subprocess.Popen([exe, "-I", "-S", str(HERE / "sandbox_worker.py"),
                                       json.dumps(cfg)], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, env={}, close_fds=True)
+                                     stdout=subprocess.PIPE, env={}, close_fds=True,
+                                     bufsize=0)
         self.protections: dict[str, Any] = self._recv()["hello"]
 
-    def call(self, job: dict[str, Any]) -> dict[str, Any]:
+    def call(self, job: dict[str, Any], limit_s: float) -> dict[str, Any]:
         data = json.dumps(job).encode()
         self.proc.stdin.write(struct.pack("<I", len(data)) + data)
         self.proc.stdin.flush()
-        return self._recv()
+        return self._recv(limit_s)
 
-    def _recv(self) -> dict[str, Any]:
-        head = self.proc.stdout.read(4)
-        if len(head) < 4:
-            raise SandboxError(f"sandbox worker {self.proc.pid} died (rc={self.proc.poll()})")
-        return json.loads(self.proc.stdout.read(struct.unpack("<I", head)[0]))
+    def _recv(self, limit_s: float = 60.0) -> dict[str, Any]:
+        """One length-prefixed reply; a worker silent past `limit_s` (it enforces the run's own
+        deadline, so this is a backstop for a hung or dead worker) raises SandboxError."""
+        deadline = time.monotonic() + limit_s
+        head = self._read_exact(4, deadline)
+        return json.loads(self._read_exact(struct.unpack("<I", head)[0], deadline))
+
+    def _read_exact(self, n: int, deadline: float) -> bytes:
+        fd = self.proc.stdout.fileno()
+        buf = bytearray()
+        while len(buf) < n:
+            ready, _, _ = select.select([fd], [], [], max(deadline - time.monotonic(), 0))
+            chunk = os.read(fd, n - len(buf)) if ready else b""
+            if not chunk:
+                raise SandboxError(f"sandbox worker {self.proc.pid} died or hung "
+                                   f"(rc={self.proc.poll()})")
+            buf += chunk
+        return bytes(buf)
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -184,12 +202,13 @@ class Sandbox:
     def run(self, job: Job) -> Run:
         w = self._idle.get()
         try:
+            timeout = job.timeout_s or self.limits.timeout_s
             raw = w.call({"source": job.source, "calls": list(job.calls),
                           "stmts": list(job.stmts), "setup": job.setup,
-                          "timeout_s": job.timeout_s})
-        except (SandboxError, OSError):
+                          "timeout_s": job.timeout_s}, limit_s=timeout + BACKSTOP_S)
+        except (SandboxError, OSError) as e:
             self._replace(w)
-            raise
+            raise SandboxError(f"sandbox worker failed: {e}") from e
         self._idle.put(w)
         return parse_run(raw, len(job.calls), len(job.stmts), w.protections)
 
