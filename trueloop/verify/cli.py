@@ -34,6 +34,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help="math: read the last number when no explicit final answer exists")
     p.add_argument("--timeout-s", type=float, default=VerifyConfig.timeout_s)
     p.add_argument("--workers", type=int, default=0, help="parallel workers (0 = CPU cores)")
+    p.add_argument("--partial-credit", action="store_true",
+                   help="code: reward = fraction of tests passed (never for a flagged hack)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)
 
@@ -54,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     module, fn = ROW_VERIFIERS[args.kind].split(":")
     verify_rows = getattr(importlib.import_module(module), fn)
     cfg = VerifyConfig(last_number_fallback=args.last_number_fallback, timeout_s=args.timeout_s,
-                       workers=args.workers)
+                       workers=args.workers, code_partial_credit=args.partial_credit)
     src = sys.stdin if args.input == "-" else open(args.input, encoding="utf-8")
     dst = sys.stdout if args.output == "-" else open(args.output, "w", encoding="utf-8")
     total = None if args.input == "-" else sum(1 for line in open(args.input, "rb") if line.strip())
