@@ -17,6 +17,7 @@ import argparse
 import importlib.util
 import json
 import logging
+import math
 import os
 import platform
 import random
@@ -52,7 +53,7 @@ def _integer(rng: random.Random) -> tuple[str, list[str], list[str]]:
 
 def _fraction(rng: random.Random) -> tuple[str, list[str], list[str]]:
     p, q = rng.randint(1, 40), rng.choice([3, 6, 7, 9, 11, 12])  # non-terminating decimals
-    while p % q == 0:
+    while math.gcd(p, q) != 1:  # reduced, so the 4-digit decimal below is really inexact
         p += 1
     gold = f"\\frac{{{p}}}{{{q}}}"
     same = [gold, f"\\dfrac{{{2 * p}}}{{{2 * q}}}", f"{p}/{q}"]
