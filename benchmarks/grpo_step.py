@@ -15,11 +15,12 @@ vLLM or dataset shuffling.
 
 Timing: trueloop's `time/step` rows of metrics.jsonl (sample + verify + reward + advantages +
 update); TRL's `on_step_begin` -> `on_step_end` (generation + reward + loss + optimizer step).
-Median over steps after `--warmup` steps. Generation time: trueloop's `time/sample`; TRL's
-`_generate_single_turn` wrapped with a timer. Completion tokens count generated tokens up to and
-including EOS (both sides' masks). Each (side, size) runs in its own spawned process with the same
-torch thread count; its peak RSS is that process's own `ru_maxrss` (imports included: TRL's side
-imports trl/accelerate/datasets, which is part of its footprint).
+Median over steps after `--warmup` steps; with `--repeats R` each side runs R times (alternating
+which side goes first, against load drift) and its fastest run is reported. Generation time:
+trueloop's `time/sample`; TRL's `_generate_single_turn` wrapped with a timer. Completion tokens
+count generated tokens up to and including EOS (both sides' masks). Each (side, size) runs in its
+own spawned process with the same torch thread count; its peak RSS is that process's own
+`ru_maxrss` (imports included: TRL's side imports trl/accelerate/datasets, part of its footprint).
 
 Not measured: reward is sampled with different RNG streams on the two sides, so `reward_last`
 agrees only statistically; with `--prior-steps 0` (random weights) both rewards are ~0.
@@ -39,8 +40,10 @@ import platform
 import resource
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
+from contextlib import redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -193,7 +196,8 @@ RUNNERS = {"trueloop": run_trueloop, "trl": run_trl}
 def child(side: str, b: Bench, folder: str) -> dict:
     """Body of one spawned process: run one side, add this process's peak RSS."""
     torch.set_num_threads(b.threads)
-    with tempfile.TemporaryDirectory(prefix=f"grpo_{side}_") as out:
+    # stdout carries only the final JSON line: TRL prints its train summary, send it to stderr
+    with tempfile.TemporaryDirectory(prefix=f"grpo_{side}_") as out, redirect_stdout(sys.stderr):
         raw = RUNNERS[side](b, Path(folder), Path(out))
     raw["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     raw["torch_threads"] = torch.get_num_threads()
@@ -226,10 +230,18 @@ def summarize(raw: dict, warmup: int) -> dict:
     }
 
 
-def bench_size(b: Bench) -> dict:
+def bench_size(b: Bench, repeats: int) -> dict:
+    """Both sides `repeats` times, alternating which goes first; each side's fastest run."""
+    runs: dict[str, list[dict]] = {side: [] for side in RUNNERS}
     with tempfile.TemporaryDirectory(prefix=f"grpo_start_{b.size}_") as folder:
         params = isolated(start_weights, b, folder)
-        sides = {side: summarize(isolated(child, side, b, folder), b.warmup) for side in RUNNERS}
+        for r in range(repeats):
+            for side in list(RUNNERS)[::1 if r % 2 == 0 else -1]:
+                runs[side].append(summarize(isolated(child, side, b, folder), b.warmup))
+    sides = {side: min(rs, key=lambda x: x["median_s_per_step"]) for side, rs in runs.items()}
+    if repeats > 1:
+        for side, rs in runs.items():
+            sides[side]["medians_all_repeats"] = [x["median_s_per_step"] for x in rs]
     ratio = sides["trl"]["median_s_per_step"] / sides["trueloop"]["median_s_per_step"]
     return {"params": params, **sides, "speedup": round(ratio, 3)}
 
@@ -271,6 +283,8 @@ def main() -> None:
     ap.add_argument("--prior-steps", type=int, default=0,
                     help="supervised prior steps before RL, so reward is not ~0 (0 = random)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--repeats", type=int, default=1,
+                    help="runs per side, alternating order; the fastest is reported")
     args = ap.parse_args()
     if args.quick:
         args.steps, args.sizes = 4, "1m"
@@ -280,8 +294,10 @@ def main() -> None:
                  difficulty=args.difficulty, lr=args.lr, seed=args.seed, threads=args.threads,
                  prior_steps=args.prior_steps)
     t0 = time.perf_counter()
-    results = {s: bench_size(dataclasses.replace(base, size=s)) for s in args.sizes.split(",")}
+    results = {s: bench_size(dataclasses.replace(base, size=s), args.repeats)
+               for s in args.sizes.split(",")}
     config = {k: v for k, v in dataclasses.asdict(base).items() if k != "size"}
+    config["repeats"] = args.repeats
     print(json.dumps({
         "benchmark": "grpo_step", "hardware": hardware(), "commit": commit(),
         "versions": versions(), "config": config, "results": results,
