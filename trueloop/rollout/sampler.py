@@ -148,9 +148,14 @@ def sample(policy: Policy, prompts: list[str], cfg: RolloutConfig, *,
                          f"{len(prompts)} prompts, group_size={g}, "
                          f"max_new_tokens={cfg.max_new_tokens}.")
     ids, mask = encode_prompts(policy, prompts)  # (B, P)
-    with torch.inference_mode():
-        logits, cache = prefill(policy.model, ids, mask, g, cfg.max_new_tokens)  # (N, V)
-        dec = decode(policy, cfg, logits, cache, mask.repeat_interleave(g, dim=0), generator)
+    was_training = policy.model.training
+    policy.model.eval()  # no dropout while sampling, whatever mode the caller left it in
+    try:
+        with torch.inference_mode():
+            logits, cache = prefill(policy.model, ids, mask, g, cfg.max_new_tokens)  # (N, V)
+            dec = decode(policy, cfg, logits, cache, mask.repeat_interleave(g, dim=0), generator)
+    finally:
+        policy.model.train(was_training)
     # from here on outside inference mode: the batch holds ordinary tensors the update can use
     ids, mask = ids.repeat_interleave(g, dim=0), mask.repeat_interleave(g, dim=0)  # (N, P)
     steps = int(dec.lengths.max())
