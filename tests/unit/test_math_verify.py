@@ -80,11 +80,14 @@ def test_pathological_input_times_out_and_the_verifier_recovers():
 
 
 @pytest.mark.slow
-def test_symbolic_checks_run_from_several_threads():
+def test_symbolic_checks_and_rows_run_from_several_threads():
     pairs = [(f"{k}\\sqrt{{2}}", box(f"\\sqrt{{{2 * k * k}}}")) for k in range(2, 10)]
     with ThreadPoolExecutor(4) as ex:
         verdicts = list(ex.map(lambda p: verify_math(*p), pairs))
     assert all(v.correct for v in verdicts)
+    rows = [{"gold": g, "completion": c} for g, c in pairs] + [{"gold": "2", "completion": "1"}]
+    out = verify_rows(rows, VerifyConfig(workers=3))
+    assert [o["correct"] for o in out] == [True] * len(pairs) + [False]
 
 
 def test_verify_rows_marks_malformed_rows_bad_input():

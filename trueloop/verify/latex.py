@@ -20,6 +20,9 @@ a `Seq` (tuple or interval: both brackets are kept, so `(1,2]` differs from `(1,
 Covered: hostile input cannot run code, recurse without bound (`MAX_DEPTH`), build giant numbers
 (`10^{10^{10}}`, `1000000!` are refused with `TooLarge`) or explode `\\pm` combinations.
 Not covered: wall-clock time of sympy on legal input (callers run this in `verify/timeout.py`).
+
+Length: about 490 lines, over the 400-line guide, because the grammar is one `_Parser` class whose
+methods call each other recursively; splitting it would scatter one grammar over several files.
 """
 
 from __future__ import annotations
