@@ -215,3 +215,24 @@ def test_cuda_sampling_matches_forward(gen_device: str) -> None:
     again = sample(policy, PROMPTS, cfg, generator=torch.Generator(gen_device).manual_seed(0))
     assert torch.equal(b.completion_ids, again.completion_ids)
     assert_logprobs_match(policy, b)
+
+
+def test_sparse_finish_checks_keep_results(tiny: Policy, monkeypatch) -> None:
+    from trueloop.rollout import sampler
+
+    eos_policy = build_tiny("0.5m", seed=0)
+    eos_policy.model.generation_config.eos_token_id = [
+        eos_policy.tokenizer.convert_tokens_to_ids(d) for d in DIGITS]
+    every_step = run(tiny, 4, max_new_tokens=10)  # rows rarely finish: no compaction
+    monkeypatch.setattr(sampler, "check_every", lambda device, stops: 4)  # the CUDA setting
+    sparse = run(tiny, 4, max_new_tokens=10)
+    assert torch.equal(every_step.completion_ids, sparse.completion_ids)
+    assert every_step.finish_reasons == sparse.finish_reasons
+    b = run(eos_policy, 6, max_new_tokens=40)  # many rows finish between checks, then compact
+    n = b.completion_mask.sum(1)
+    last = b.completion_ids.gather(1, (n - 1)[:, None]).squeeze(1)
+    stopped = torch.tensor([r == "stop" for r in b.finish_reasons])
+    ends = torch.tensor(eos_policy.eos_token_ids())
+    assert stopped.sum() > len(b) // 2 and torch.isin(last[stopped], ends).all()
+    assert b.completion_ids.shape[1] < 40 or not stopped.all()
+    assert_logprobs_match(eos_policy, b)

@@ -7,7 +7,8 @@ A hand-written decode loop over the HF model's forward (any causal LM, any devic
    distribution, and marks rows finished on EOS / stop string / length;
 3. finished rows are dropped from the cache once a quarter of the live rows are done (compaction),
    and the loop ends as soon as every row has finished.
-Everything runs under `torch.inference_mode()`; the only per-step host syncs are the finish checks.
+Everything runs under `torch.inference_mode()`; the only host syncs are the finish checks (every
+step on CPU, every `CUDA_CHECK_EVERY` steps on CUDA unless stop strings need the text).
 
 Departure from `model.generate`: log-probs are recorded for free (the update needs them), text is
 cut at stop strings, and there are no logits processors beyond temperature / top-k / top-p.
@@ -31,6 +32,8 @@ from trueloop.rollout.stops import StopStrings, cut_at_stop
 
 COMPACT_FRACTION = 0.25
 # drop finished rows from the KV cache once this fraction of live rows has finished
+CUDA_CHECK_EVERY = 8
+# on CUDA without stop strings, look for finished rows every this many steps
 
 
 def encode_prompts(policy: Policy, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -102,8 +105,9 @@ class Decoder:
             hits = self.stops.update(self.live.tolist(), token.tolist())
             done |= torch.tensor(hits, device=done.device)
         new = done & ~self.finished  # (n_live,) rows that finished at this very step
-        self.lengths[self.live[new]] = t + 1
-        self.stopped[self.live[new]] = True
+        # torch.where, not boolean indexing: no data-dependent shapes, so no host sync on CUDA
+        self.lengths[self.live] = torch.where(new, t + 1, self.lengths[self.live])
+        self.stopped[self.live] = self.stopped[self.live] | new
         self.finished |= done
         self._last = token
 
@@ -125,16 +129,27 @@ class Decoder:
         return logits[idx]
 
 
+def check_every(device: torch.device, stops: bool) -> int:
+    """Steps between finish checks (host syncs). On CUDA a sync per step would stop the CPU from
+    queueing the next step's kernels while the GPU runs; stop strings need the tokens on the host
+    every step anyway."""
+    return 1 if device.type == "cpu" or stops else CUDA_CHECK_EVERY
+
+
 def decode(policy: Policy, cfg: RolloutConfig, logits: torch.Tensor, cache,
            prompt_mask: torch.Tensor, generator: torch.Generator | None) -> Decoder:
     dec = Decoder(policy, cfg, prompt_mask, generator)
+    every = check_every(logits.device, bool(dec.stops))
     for t in range(cfg.max_new_tokens):
         dec.step(t, logits)
-        n_done = int(dec.finished.sum())  # host sync: the only one per step without stop strings
-        if n_done == len(dec.finished) or t + 1 == cfg.max_new_tokens:
+        if t + 1 == cfg.max_new_tokens:
             break
-        if n_done >= COMPACT_FRACTION * len(dec.finished):
-            logits = dec.compact(cache, logits)
+        if (t + 1) % every == 0:
+            n_done = int(dec.finished.sum())  # host sync
+            if n_done == len(dec.finished):
+                break
+            if n_done >= COMPACT_FRACTION * len(dec.finished):
+                logits = dec.compact(cache, logits)
         logits = dec.forward(t, cache)
     return dec
 
