@@ -155,6 +155,9 @@ STRUCTURES: list[Row] = [
     ("(1,-2,3)", box("(1,-2,3)"), True, "ok"),
     ("(1,-2,3)", box("(3,-2,1)"), False, "wrong"),
     ("(\\frac{1}{2}, 3)", box("(0.5, 3)"), True, "ok"),
+    ("(\\sqrt{2}, 3)", box("(\\sqrt{2}, 3.0)"), True, "ok"),
+    ("(2\\sqrt{2}, 3)", box("(\\sqrt{8}, 3)"), True, "ok"),
+    ("\\{-1, 1\\}", box("\\pm 1"), True, "ok"),
     ("[1,2)", box("[1,2)"), True, "ok"),
     ("[1,2)", box("[1,2]"), False, "wrong"),
     ("[1,2)", box("(1,2)"), False, "wrong"),
@@ -329,6 +332,12 @@ ADVERSARIAL: list[Row] = [
     ("B", box("ABCD"), False, "wrong"),
     ("2", box("1, 2"), False, "multiple_answers"),
     ("\\{1, 2\\}", box("1, 2, 3, 4, 5, 6, 7, 8, 9, 10"), False, "wrong"),
+    ("(2, 3)", box("(1+1, 3)"), False, "wrong"),
+    ("\\{2, 3\\}", box("\\{3, 1+1\\}"), False, "wrong"),
+    ("2, 3", box("x = 1+1, x = 3"), False, "wrong"),
+    ("(6, 1)", box("(\\frac{12}{2}, 1)"), False, "wrong"),
+    ("[0, 1)", box("[0, 2^{0})"), False, "wrong"),
+    ("(\\frac{1}{2}, 1)", box("(1-\\frac{1}{2}, 1)"), False, "wrong"),
 ]
 
 GOLD_ERRORS: list[Row] = [

@@ -33,6 +33,8 @@ from dataclasses import dataclass
 
 import sympy
 
+from trueloop.verify.numbers import parse_number
+
 MAX_TOKENS = 600
 MAX_DEPTH = 60
 MAX_ALTERNATIVES = 8
@@ -52,6 +54,7 @@ class TooLarge(ParseError):
 @dataclass(frozen=True)
 class Bag:
     items: tuple  # unordered collection of values: a solution list or set
+    kinds: tuple = ()  # per item: numbers.Kind of a literal, "expr", or None (unknown)
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,7 @@ class Seq:
     left: str
     items: tuple
     right: str  # tuple `(a, b)` or interval `[a, b)`: brackets matter
+    kinds: tuple = ()  # per item, as in Bag
 
 
 @dataclass(frozen=True)
@@ -177,12 +181,27 @@ class _Parser:
 
     # -- grammar ------------------------------------------------------------------------------
     def answer(self):
-        items = [self.item()]
-        while self.accept(",", ";"):
-            items.append(self.item())
+        items, kinds = self.item_list()
         if self.peek() is not None:
             raise ParseError(f"unexpected {self.peek()!r}")
-        return items[0] if len(items) == 1 else Bag(tuple(items))
+        return items[0] if len(items) == 1 else Bag(items, kinds)
+
+    def item_list(self) -> tuple[tuple, tuple]:
+        """Comma-separated items, and for each the kind of literal it was written as."""
+        items, kinds = [], []
+        while True:
+            start = self.i
+            items.append(self.item())
+            kinds.append(self.literal_kind(start, self.i))
+            if not self.accept(",", ";"):
+                return tuple(items), tuple(kinds)
+
+    def literal_kind(self, start: int, end: int) -> str:
+        toks = self.toks[start:end]
+        if len(toks) > 2 and toks[1] == "=" and toks[0].isalpha():
+            toks = toks[2:]  # x = 3 in a solution list
+        number = parse_number("".join(toks))
+        return number.kind if number is not None else "expr"
 
     def item(self):
         terms, ops = [self.union()], []
@@ -270,8 +289,8 @@ class _Parser:
         if tok in ("(", "["):
             return self.brackets(tok)
         if tok == r"\{":
-            items = self.items_until(r"\}")
-            return Bag(items)
+            items, kinds = self.items_until(r"\}")
+            return Bag(items, kinds)
         if tok == "{":
             self.i -= 1
             return self.group()
@@ -309,25 +328,24 @@ class _Parser:
         return len(toks) >= 1 and toks[0].isdigit()
 
     def brackets(self, left: str):
-        items = self.items_until(")", "]")
+        items, kinds = self.items_until(")", "]")
         right = self.toks[self.i - 1]
         if len(items) == 1 and (left + right) in ("()", "[]") and isinstance(items[0], tuple):
             return items[0]
         if not items:
             raise ParseError("empty brackets")
-        return Seq(left, items, right)
+        return Seq(left, items, right, kinds)
 
-    def items_until(self, *closers: str) -> tuple:
+    def items_until(self, *closers: str) -> tuple[tuple, tuple]:
         self.enter()
-        items = []
+        items: tuple = ()
+        kinds: tuple = ()
         if self.accept(*closers) is None:
-            items.append(self.item())
-            while self.accept(",", ";"):
-                items.append(self.item())
+            items, kinds = self.item_list()
             if self.accept(*closers) is None:
                 raise ParseError(f"expected one of {closers}")
         self.depth -= 1
-        return tuple(items)
+        return items, kinds
 
     def raw_group(self) -> str:
         if self.peek() != "{":
@@ -343,8 +361,8 @@ class _Parser:
             return _expr(self.group())
         tok = self.peek()
         if tok is not None and tok.isdigit() and len(tok) > 1:  # \frac12: one digit per argument
-            self.toks[self.i] = tok[1:]
-            return (sympy.Integer(int(tok[0])),)
+            self.toks[self.i : self.i + 1] = [tok[0], tok[1:]]
+            return (sympy.Integer(int(self.next())),)
         return _expr(self.atom())
 
     def frac_value(self) -> sympy.Expr:

@@ -69,14 +69,17 @@ def canonical(v):
     if isinstance(v, tuple):
         return v if len(v) == 1 else Bag(tuple((x,) for x in v))
     if isinstance(v, Bag):
-        items: list = []
-        for item in (canonical(x) for x in v.items):
-            items.extend(item.items if isinstance(item, Bag) else [_solved(item)])
-        return Bag(tuple(dict.fromkeys(items)))
+        kinds: dict = {}  # item -> kind of literal; a dict dedupes and keeps the order
+        for item, kind in _with_kinds(v):
+            item = canonical(item)
+            pairs = _with_kinds(item) if isinstance(item, Bag) else [(_solved(item), kind)]
+            for x, k in pairs:
+                kinds.setdefault(x, k)
+        return Bag(tuple(kinds), tuple(kinds.values()))
     if isinstance(v, Union):
         return Union(tuple(dict.fromkeys(canonical(p) for p in v.parts)))
     if isinstance(v, Seq):
-        return Seq(v.left, tuple(canonical(x) for x in v.items), v.right)
+        return Seq(v.left, tuple(canonical(x) for x in v.items), v.right, v.kinds)
     if isinstance(v, Rel):
         return _relation(v)
     return v
@@ -132,12 +135,12 @@ def equal(g, c) -> bool:
     if isinstance(g, tuple):
         return expr_equal(g[0], c[0])
     if isinstance(g, Bag):
-        return _same_set(g.items, c.items)
+        return _same_set(_with_kinds(g), _with_kinds(c))
     if isinstance(g, Union):
-        return _same_set(g.parts, c.parts)
+        return _same_set([(p, None) for p in g.parts], [(p, None) for p in c.parts])
     if isinstance(g, Seq):
         return (g.left, g.right, len(g.items)) == (c.left, c.right, len(c.items)) and all(
-            equal(a, b) for a, b in zip(g.items, c.items, strict=True))
+            _item_equal(a, b) for a, b in zip(_with_kinds(g), _with_kinds(c), strict=True))
     if isinstance(g, Mat):
         return _same_shape(g, c) and all(
             expr_equal(a, b) for ra, rb in zip(g.rows, c.rows, strict=True)
@@ -149,11 +152,27 @@ def _same_shape(a: Mat, b: Mat) -> bool:
     return len(a.rows) == len(b.rows) and len(a.rows[0]) == len(b.rows[0])
 
 
-def _same_set(gs: tuple, cs: tuple) -> bool:
+def _with_kinds(v: Bag | Seq) -> list[tuple]:
+    return list(zip(v.items, v.kinds or (None,) * len(v.items), strict=True))
+
+
+def _item_equal(g: tuple, c: tuple) -> bool:
+    """Element of a set/tuple, with the literal rule: a gold integer written as an integer needs
+    an integer numeral (`(1+1, 3)` is not `(2, 3)`), a gold number literal needs a literal."""
+    (gv, gk), (cv, ck) = g, c
+    if gk == "int" and ck in ("fraction", "mixed", "expr"):
+        return False
+    if gk not in (None, "expr") and ck == "expr":
+        return False
+    return equal(gv, cv)
+
+
+def _same_set(gs: list[tuple], cs: list[tuple]) -> bool:
+    """Both lists of (value, kind); equal as sets."""
     if len(cs) > 2 * len(gs) + 2:
         return False  # cheap reject of sprayed lists (values are deduplicated structurally)
-    return all(any(equal(g, c) for c in cs) for g in gs) and all(
-        any(equal(g, c) for g in gs) for c in cs)
+    return all(any(_item_equal(g, c) for c in cs) for g in gs) and all(
+        any(_item_equal(g, c) for g in gs) for c in cs)
 
 
 def _equation_value(rel: Rel, value) -> bool:
