@@ -132,6 +132,8 @@ SYMBOLIC: list[Row] = [
     ("|x|", box("|x|"), True, "ok"),
     ("1024", box("2^{10}"), False, "wrong"),
     ("2^{10}", box("1024"), True, "ok"),
+    ("5!", box("120"), True, "ok"),
+    ("\\binom{5}{2}", box("10"), True, "ok"),
     ("\\sqrt{2}", box("1.41421356"), False, "wrong"),
     ("x_1 + x_2", box("x_{2}+x_{1}"), True, "ok"),
     ("\\frac{a+b}{2}", box("\\frac{b+a}{2}"), True, "ok"),
@@ -186,6 +188,8 @@ STRUCTURES: list[Row] = [
      box("\\begin{pmatrix}1&3\\\\2&4\\end{pmatrix}"), False, "wrong"),
     ("\\begin{pmatrix}1\\\\2\\end{pmatrix}", box("\\begin{pmatrix}1&2\\end{pmatrix}"), False,
      "wrong"),
+    ("\\begin{pmatrix} 2 \\\\ -1 \\end{pmatrix}", box("\\begin{pmatrix}2\\\\-1\\end{pmatrix}"),
+     True, "ok"),
     ("\\begin{pmatrix}\\frac12\\\\0\\end{pmatrix}", box("\\begin{pmatrix}0.5\\\\0\\end{pmatrix}"),
      True, "ok"),
 ]

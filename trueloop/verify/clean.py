@@ -45,7 +45,7 @@ _SUBS = [
     (re.compile(r"\\(?:left|right|big|Big|bigg|Bigg)[lr]?(?![A-Za-z])\.?"), ""),
     (re.compile(r"\\(?:displaystyle|textstyle|limits|nolimits)(?![A-Za-z])|\\!"), ""),
     (re.compile(r"(?<=\d)(?:\\,|\{,\}|\\ |~)(?=\d{3}(?!\d))"), ","),
-    (re.compile(r"\\[,;:> ]|\\q?quad(?![A-Za-z])|~"), " "),
+    (re.compile(r"(?<!\\)\\[,;:> ]|\\q?quad(?![A-Za-z])|~"), " "),
     (re.compile(r"\\[dt]frac(?![A-Za-z])"), r"\\frac"),
     (re.compile(r"\^\s*\{?\s*\\circ\s*\}?|\\circ|\\degree|\^\s*\{\s*o\s*\}"), ""),
     (re.compile(r"\\\$|\$|\\euro|\\pounds"), ""),
@@ -80,4 +80,4 @@ def clean(text: str) -> str:
     text = _UNIT_AFTER_NUMBER.sub("", text)
     text = _TRAILING_WORDS.sub("", text)
     text = " ".join(text.split())
-    return text.rstrip(" .;:!").strip()
+    return text.rstrip(" .;:").strip()
