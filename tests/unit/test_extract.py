@@ -69,6 +69,10 @@ def test_boxed_contents(text, boxes):
     ("Answer: **B**", "B"),
     ("The answer is 5 and the final answer is 7", "7"),  # Final Answer outranks "the answer is"
     ("\\boxed{9}. The answer is 8.", "9"),  # a box outranks every statement
+    ("The answer is 5, since 2+3=5.", "5"),  # prose after the answer is cut
+    ("The answer is 5 because it is.", "5"),
+    ("The answer is 1, 2", "1, 2"),
+    ("The answer is 1,000 dollars.", "1,000 dollars"),
 ])
 def test_explicit_statements(text, answer):
     assert extract_answer(text).answer == answer

@@ -41,7 +41,9 @@ _STATEMENTS = (
     re.compile(r"^\s*####", re.MULTILINE),
     re.compile(r"(?:the\s+answer\s+is|\banswer\s*:)\s*:?", re.IGNORECASE),
 )
-_SENTENCE_END = re.compile(r"(?<!\d)\.(?!\d)|\.(?=\s|$)")
+# a statement's answer ends at a sentence end, or where prose resumes ("5, since ...")
+_SENTENCE_END = re.compile(r"(?<!\d)\.(?!\d)|\.(?=\s|$)|,\s+(?=[A-Za-z]{2})"
+                           r"|\s+(?:because|since|as|which|where|so|for|when)\b", re.IGNORECASE)
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?")
 
 
