@@ -322,6 +322,8 @@ ADVERSARIAL: list[Row] = [
     ("7", "blah " * 200_000 + box("7"), True, "ok"),
     ("7", "1 " * 300_000, False, "no_answer"),
     ("7", "\\boxed{" * 50_000, False, "no_answer"),
+    ("7", box("1" * 1_000_000), False, "wrong"),
+    ("\\sqrt{2}", box("+".join(["\\sqrt{2}"] * 100_000)), False, "wrong"),
     ("7", box("\u200b7"), True, "ok"),
     ("7", box("\U000e0037"), False, "no_answer"),
     ("7", box("8") + "\u202e\u2067 \\boxed{7}", False, "multiple_answers"),
@@ -350,6 +352,7 @@ GOLD_ERRORS: list[Row] = [
     ("$$", box("1"), False, "unparseable_gold"),
     ("\\frac{1}{0}", box("\\frac{1}{0}"), False, "unparseable_gold"),
     ("@@@", box("@@@"), False, "unparseable_gold"),
+    ("\\sqrt{", box("1" * 100_000), False, "unparseable_gold"),
 ]
 
 TABLE: list[Row] = (NUMBERS + UNEVALUATED + SYMBOLIC + STRUCTURES + EQUATIONS + ANNOTATIONS

@@ -14,6 +14,9 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+CACHED_LEN = 512
+# longest answer text whose cleaned form is cached (a megabyte answer must not pin memory)
+
 _UNICODE = str.maketrans({
     "\u2212": "-", "\u2013": "-", "\u00d7": r"\times ", "\u00f7": r"\div ", "\u00b7": r"\cdot ",
     "\u221a": r"\sqrt", "\u03c0": r"\pi ", "\u221e": r"\infty ", "\u2264": r"\le ",
@@ -70,9 +73,17 @@ def _unwrap_text(text: str) -> str:
     return text
 
 
-@lru_cache(maxsize=1 << 16)
 def clean(text: str) -> str:
-    """Presentation-free answer text (see the module docstring)."""
+    """Presentation-free answer text (see the module docstring). Short texts are cached."""
+    return _clean_cached(text) if len(text) <= CACHED_LEN else _clean(text)
+
+
+@lru_cache(maxsize=1 << 15)
+def _clean_cached(text: str) -> str:
+    return _clean(text)
+
+
+def _clean(text: str) -> str:
     text = text.translate(_UNICODE)
     for pattern, repl in _SUBS:
         text = pattern.sub(repl, text)

@@ -40,8 +40,11 @@ from trueloop.verify.timeout import TimedOut, pool
 
 log = logging.getLogger(__name__)
 
-CACHE_SIZE = 1 << 17
-# (gold, candidate) comparisons remembered; cleared when full
+CACHE_SIZE = 1 << 16
+# (gold, candidate) comparisons remembered (answers up to CACHED_LEN chars); cleared when full
+CACHED_LEN = 512
+MAX_ANSWER_LEN = 5000
+# longer extracted answers are wrong without being parsed (no real final answer is that long)
 SYMBOLIC = "trueloop.verify.symbolic:compare"
 GOLD_CHECK = "trueloop.verify.symbolic:gold_error"
 
@@ -110,7 +113,7 @@ def judge(gold: str | None, candidate: str, timeout_s: float) -> tuple[str, str]
         hit = _judge(gold, candidate, timeout_s)
         if hit[0] == "unparseable_gold":
             return _bad_gold(gold, hit[1])
-        if hit[0] != "timeout":
+        if hit[0] != "timeout" and len(candidate) <= CACHED_LEN and len(gold) <= CACHED_LEN:
             if len(_cache) >= CACHE_SIZE:
                 _cache.clear()
             _cache[key] = hit
@@ -125,6 +128,10 @@ def _bad_gold(gold: str | None, detail: str = "") -> tuple[str, str]:
 
 
 def _judge(gold: str, candidate: str, timeout_s: float) -> tuple[str, str]:
+    if len(candidate) > MAX_ANSWER_LEN:
+        if not _gold_is_valid(gold, timeout_s):
+            return "unparseable_gold", "the grammar rejects the gold answer"
+        return "wrong", f"answer longer than {MAX_ANSWER_LEN} characters"
     g, c = clean(gold), clean(candidate)
     if not g:
         return "unparseable_gold", "gold answer is empty"

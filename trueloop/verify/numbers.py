@@ -91,12 +91,16 @@ def _fraction(whole: str | None, num: int, den: int) -> tuple[Fraction, Kind] | 
     return _int(whole) + Fraction(num, den), "mixed"
 
 
-@lru_cache(maxsize=1 << 16)
 def parse_number(text: str) -> Number | None:
     """The exact value of one numeric literal, or None if `text` is not one."""
     text = text.strip()
     if not text or len(text) > MAX_LEN:
         return None
+    return _parse_number(text)
+
+
+@lru_cache(maxsize=1 << 15)
+def _parse_number(text: str) -> Number | None:
     percent = text.endswith("%")
     text = text.rstrip("%").strip()
     sign = 1
