@@ -60,7 +60,7 @@ def test_answers_equal_compares_without_extraction():
 
 def test_unparseable_gold_is_loud_and_never_rewarded(caplog):
     with caplog.at_level(logging.WARNING, logger="trueloop.verify.math"):
-        v = verify_math("\\sqrt{", box("1"))
+        v = verify_math("\\frac{1}{2", box("1"))  # a gold no other test uses: warned once each
     assert (v.correct, v.reward, v.reason) == (False, 0.0, "unparseable_gold")
     assert "unparseable gold" in caplog.text
     assert verify_math(None, box("1")).reason == "unparseable_gold"
