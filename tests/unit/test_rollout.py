@@ -236,3 +236,14 @@ def test_sparse_finish_checks_keep_results(tiny: Policy, monkeypatch) -> None:
     assert stopped.sum() > len(b) // 2 and torch.isin(last[stopped], ends).all()
     assert b.completion_ids.shape[1] < 40 or not stopped.all()
     assert_logprobs_match(eos_policy, b)
+
+
+def test_bfloat16_policy_samples_and_scores() -> None:
+    policy = build_tiny("0.5m", seed=0)
+    policy.model.to(torch.bfloat16)
+    b = run(policy, max_new_tokens=8, temperature=0.5)
+    with torch.no_grad():
+        logp, _ = token_logprobs(policy.model, b, temperature=0.5)
+    mask = b.completion_mask.bool()
+    assert logp.dtype == torch.float32 and torch.isfinite(b.logprobs).all()
+    assert torch.allclose(logp[mask], b.logprobs[mask], atol=0.1)  # bf16 forward-path noise

@@ -28,9 +28,10 @@ def position_ids(mask: torch.Tensor) -> torch.Tensor:
     return (mask.long().cumsum(-1) - 1).clamp_min(0)
 
 
-def _logp_entropy(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _logp_entropy(logits: torch.Tensor, targets: torch.Tensor,
+                  temperature: float) -> tuple[torch.Tensor, torch.Tensor]:
     """(n, T, V) logits, (n, T) targets -> (n, T) log-prob of targets and (n, T) entropy."""
-    logits = logits.float()
+    logits = logits.float() / temperature  # fp32 before scaling: bf16 logits lose digits
     lse = torch.logsumexp(logits, dim=-1)  # (n, T)
     logp = logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - lse  # (n, T)
     probs = torch.softmax(logits, dim=-1)  # (n, T, V)
@@ -66,10 +67,10 @@ def token_logprobs(
     mask = torch.cat([prompt_mask, completion_mask], dim=1).to(device)  # (N, P+T)
     out = model(input_ids=ids, attention_mask=mask, position_ids=position_ids(mask),
                 use_cache=False, logits_to_keep=t + 1)
-    logits = out.logits[:, :-1] / temperature  # (N, T, V): position P-1+t predicts token t
+    logits = out.logits[:, :-1]  # (N, T, V): position P-1+t predicts token t
     targets = completion_ids.to(device)
     rows = max(1, LOGIT_CHUNK_ELEMS // max(1, t * logits.shape[-1]))
-    parts = [_logp_entropy(logits[i:i + rows], targets[i:i + rows])
+    parts = [_logp_entropy(logits[i:i + rows], targets[i:i + rows], temperature)
              for i in range(0, ids.shape[0], rows)]
     logp = torch.cat([p for p, _ in parts])  # (N, T)
     entropy = torch.cat([e for _, e in parts])  # (N, T)
