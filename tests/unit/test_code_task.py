@@ -113,3 +113,14 @@ def test_humaneval_loader_splits_asserts_and_keeps_loops_whole(tmp_path, sb):
     assert verdicts[1].details["unsplit"] == 1
     problems = to_problems([plain, loop], "humaneval")
     assert problems[0].truth["entry_point"] == "inc" and "assert inc(0)" not in problems[0].prompt
+
+
+def test_verify_batch_matches_one_by_one_and_runs_in_parallel():
+    from trueloop.tasks import make_task
+
+    task = make_task("code", difficulty=2)
+    problems = task.problems(6, "train", seed=1)
+    texts = [task.oracle(p) if i % 2 == 0 else "def nope(): pass" for i, p in enumerate(problems)]
+    batch = task.verify_batch(problems, texts)
+    single = [task.verify(p, t) for p, t in zip(problems, texts, strict=True)]
+    assert [v.correct for v in batch] == [v.correct for v in single] == [True, False] * 3

@@ -79,7 +79,8 @@ def pretrain(policy: Policy, cfg: PriorConfig, *, answer_format: str = "boxed",
     rng = random.Random(cfg.seed)
     torch.manual_seed(cfg.seed)
     model = policy.model.train()
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.95), weight_decay=0.01)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.95), weight_decay=0.01,
+                            fused=True)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: min(1.0, (i + 1) / cfg.warmup_steps)
                                               * max(0.1, 1 - i / cfg.steps))
     losses = []

@@ -70,5 +70,11 @@ class CodeTask(Task):
 
         return verify_code(problem.truth, completion)
 
+    def verify_batch(self, problems: list[Problem], completions: list[str]) -> list[Verdict]:
+        """All submissions at once, in parallel on the sandbox pool (one warm worker per core)."""
+        from trueloop.verify.code import verify_batch
+
+        return verify_batch([(p.truth, c) for p, c in zip(problems, completions, strict=True)])
+
     def oracle(self, problem: Problem) -> str:
         return f"```python\n{problem.truth['reference']}```"

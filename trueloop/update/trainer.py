@@ -107,7 +107,7 @@ def setup(cfg: RunConfig, out: Path, *, resume: bool, policy: Policy | None) -> 
     ref_model = copy.deepcopy(policy.model).eval().requires_grad_(False) if cfg.update.kl_coef else None
     params = [p for p in policy.model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.update.lr, betas=cfg.update.betas,
-                                  weight_decay=cfg.update.weight_decay)
+                                  weight_decay=cfg.update.weight_decay, fused=True)
     scheduler = make_scheduler(optimizer, warmup_steps=cfg.update.warmup_steps,
                                total_steps=cfg.steps, decay=cfg.update.lr_decay)
     s = TrainState(policy, optimizer, scheduler, torch.Generator().manual_seed(cfg.seed), ref_model)
