@@ -21,6 +21,9 @@ trueloop's `time/sample`; TRL's `_generate_single_turn` wrapped with a timer. Co
 count generated tokens up to and including EOS (both sides' masks). Each (side, size) runs in its
 own spawned process with the same torch thread count; its peak RSS is that process's own
 `ru_maxrss` (imports included: TRL's side imports trl/accelerate/datasets, part of its footprint).
+`median_cpu_s_per_step` (process CPU seconds over the same span, all threads) and `cpu_speedup`
+are for shared machines: CPU time counts work done, not time spent waiting for a core, so it
+drifts far less with other load than wall time does (spin-waiting torch threads still count).
 
 Not measured: reward is sampled with different RNG streams on the two sides, so `reward_last`
 agrees only statistically; with `--prior-steps 0` (random weights) both rewards are ~0.
@@ -100,7 +103,7 @@ def run_trueloop(b: Bench, folder: Path, out: Path) -> dict[str, list[float]]:
         validate,
     )
     from trueloop.tracking import read_metrics
-    from trueloop.update.trainer import train
+    from trueloop.update import trainer
 
     cfg = RunConfig(
         task=TaskConfig(name=b.task, difficulty=b.difficulty, seed=b.seed),
@@ -112,12 +115,33 @@ def run_trueloop(b: Bench, folder: Path, out: Path) -> dict[str, list[float]]:
                             kl_coef=0.0),
         log=LogConfig(progress=False), steps=b.steps, seed=b.seed)
     validate(cfg)
-    train(cfg, out)
+    cpu_s = cpu_clock(trainer)
+    trainer.train(cfg, out)
     rows = read_metrics(out / "metrics.jsonl")
-    return {"step_s": [r["time/step"] for r in rows],
+    return {"step_s": [r["time/step"] for r in rows], "cpu_s": cpu_s,
             "gen_s": [r["time/sample"] for r in rows],
             "tokens": [r["perf/tokens_per_s"] * r["time/step"] for r in rows],
             "reward": [r["reward/mean"] for r in rows]}
+
+
+def cpu_clock(trainer) -> list[float]:
+    """Process CPU seconds per trueloop step (collect start -> metrics logged), recorded by
+    wrapping the trainer module's `collect` and `MetricsLog` (in this child process only)."""
+    cpu_s: list[float] = []
+    begin = [0.0]
+    collect = trainer.collect
+
+    def timed_collect(*args, **kwargs):
+        begin[0] = time.process_time()
+        return collect(*args, **kwargs)
+
+    class CpuLog(trainer.MetricsLog):
+        def log(self, step, metrics) -> None:
+            cpu_s.append(time.process_time() - begin[0])
+            super().log(step, metrics)
+
+    trainer.collect, trainer.MetricsLog = timed_collect, CpuLog
+    return cpu_s
 
 
 class RecordingReward:
@@ -161,13 +185,14 @@ def run_trl(b: Bench, folder: Path, out: Path) -> dict[str, list[float]]:
 
     class StepTimer(TrainerCallback):
         def __init__(self) -> None:
-            self.t0, self.step_s = 0.0, []
+            self.t0, self.c0, self.step_s, self.cpu_s = 0.0, 0.0, [], []
 
         def on_step_begin(self, args, state, control, **kwargs):
-            self.t0 = time.perf_counter()
+            self.t0, self.c0 = time.perf_counter(), time.process_time()
 
         def on_step_end(self, args, state, control, **kwargs):
             self.step_s.append(time.perf_counter() - self.t0)
+            self.cpu_s.append(time.process_time() - self.c0)
 
     reward = RecordingReward(reward_function(b.task, difficulty=b.difficulty, workers=1))
     train = dataset(b.task, n=b.steps * b.prompts, split="train", seed=b.seed,
@@ -186,7 +211,7 @@ def run_trl(b: Bench, folder: Path, out: Path) -> dict[str, list[float]]:
 
     trainer._generate_single_turn = timed_generate
     trainer.train()
-    return {"step_s": timer.step_s, "gen_s": gen_s, "tokens": reward.tokens,
+    return {"step_s": timer.step_s, "cpu_s": timer.cpu_s, "gen_s": gen_s, "tokens": reward.tokens,
             "reward": reward.reward}
 
 
@@ -219,6 +244,7 @@ def summarize(raw: dict, warmup: int) -> dict:
     median = statistics.median(steps)
     return {
         "median_s_per_step": round(median, 4),
+        "median_cpu_s_per_step": round(statistics.median(raw["cpu_s"][warmup:]), 4),
         "completion_tokens_per_s": round(sum(tokens) / sum(steps), 1),
         "completion_tokens_per_step": round(sum(tokens) / len(tokens), 1),
         "generation_frac": round(sum(gen) / sum(steps), 3),
@@ -243,7 +269,8 @@ def bench_size(b: Bench, repeats: int) -> dict:
         for side, rs in runs.items():
             sides[side]["medians_all_repeats"] = [x["median_s_per_step"] for x in rs]
     ratio = sides["trl"]["median_s_per_step"] / sides["trueloop"]["median_s_per_step"]
-    return {"params": params, **sides, "speedup": round(ratio, 3)}
+    cpu = sides["trl"]["median_cpu_s_per_step"] / sides["trueloop"]["median_cpu_s_per_step"]
+    return {"params": params, **sides, "speedup": round(ratio, 3), "cpu_speedup": round(cpu, 3)}
 
 
 def hardware() -> dict:
