@@ -92,3 +92,7 @@ def _clean(text: str) -> str:
     text = _TRAILING_WORDS.sub("", text)
     text = " ".join(text.split())
     return text.rstrip(" .;:").strip()
+
+
+def clear_cache() -> None:
+    _clean_cached.cache_clear()

@@ -33,6 +33,8 @@ from fractions import Fraction
 
 from trueloop.config import VerifyConfig
 from trueloop.types import Verdict
+from trueloop.verify import clean as clean_mod
+from trueloop.verify import numbers as numbers_mod
 from trueloop.verify.clean import clean, has_hedge
 from trueloop.verify.extract import Extraction, extract_answer
 from trueloop.verify.numbers import Number, parse_number
@@ -118,6 +120,15 @@ def judge(gold: str | None, candidate: str, timeout_s: float) -> tuple[str, str]
                 _cache.clear()
             _cache[key] = hit
     return hit
+
+
+def clear_caches() -> None:
+    """Forget every cached parse and comparison (here and in the sympy worker): for benchmarks."""
+    _cache.clear()
+    _gold_ok.clear()
+    clean_mod.clear_cache()
+    numbers_mod.clear_cache()
+    pool().call("trueloop.verify.symbolic:clear_cache", (), 10.0)
 
 
 def _bad_gold(gold: str | None, detail: str = "") -> tuple[str, str]:

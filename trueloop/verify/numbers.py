@@ -114,3 +114,7 @@ def _parse_number(text: str) -> Number | None:
     if parsed is None:
         return None
     return Number(sign * parsed[0], parsed[1], percent)
+
+
+def clear_cache() -> None:
+    _parse_number.cache_clear()

@@ -38,6 +38,10 @@ def _parse(text: str):
     return canonical(parse_answer(text))
 
 
+def clear_cache() -> None:
+    _parse.cache_clear()
+
+
 def gold_error(gold: str) -> str | None:
     """None if the gold answer parses, else why not."""
     try:
