@@ -15,6 +15,7 @@ from math_table import ADVERSARIAL, TABLE, box
 from trueloop.config import VerifyConfig
 from trueloop.types import REASONS
 from trueloop.verify.math import answers_equal, verify_math, verify_rows
+from trueloop.verify.timeout import TimedOut, pool
 
 PATHOLOGICAL = ("\\sin(x)^{1000}\\cos(y)^{1000}", box("(1-\\cos(x)^2)^{500}(1-\\sin(y)^2)^{500}"))
 
@@ -77,6 +78,16 @@ def test_pathological_input_times_out_and_the_verifier_recovers():
     assert elapsed < cfg.timeout_s + 1.0
     assert verify_math("2\\sqrt{2}", box("\\sqrt{8}"), cfg).correct  # a fresh worker took over
     assert verify_math(*PATHOLOGICAL, cfg).reason == "timeout"  # timeouts are not cached as ok
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target, args, why", [
+    ("os:abort", (), "died"),  # a crash in C code kills the worker process
+    ("builtins:bytearray", (8 << 30,), "memory"),  # over the worker's address-space limit
+])
+def test_worker_death_and_memory_exhaustion_are_results_not_crashes(target, args, why):
+    assert pool().call(target, args, 5.0) == TimedOut(5.0, why)
+    assert pool().call("math:factorial", (5,), 5.0) == 120  # a fresh worker took over
 
 
 @pytest.mark.slow

@@ -55,6 +55,9 @@ _CHOICE_WITH_TEXT = re.compile(r"^\(([A-J])\)\s|^([A-J])[.:)]\s")
 _VAR_EQ = re.compile(r"^(?:[A-Za-z](?:_\{?\w+\}?)?|\\[a-z]+)\s*(?:=|\\in)\s*(?!.*=)")
 _WORDS = re.compile(r"^[A-Za-z][A-Za-z' -]*[A-Za-z]$")
 _MATH_WORDS = re.compile(r"\b(?:sin|cos|tan|log|ln|exp|sqrt|pi|inf|oo)\b")
+_TIMEOUT_DETAIL = {"time": "symbolic comparison exceeded {:g}s",
+                   "memory": "symbolic comparison ran out of memory",
+                   "died": "the sympy worker died"}
 _cache: dict[tuple[str, str], tuple[str, str]] = {}
 _warned: set[str] = set()
 _gold_ok: dict[str, bool] = {}
@@ -159,7 +162,7 @@ def _judge(gold: str, candidate: str, timeout_s: float) -> tuple[str, str]:
         return "ok", ""
     result = pool().call(SYMBOLIC, (g, c), timeout_s)
     if isinstance(result, TimedOut):
-        return "timeout", f"symbolic comparison exceeded {timeout_s:g}s"
+        return "timeout", _TIMEOUT_DETAIL[result.why].format(timeout_s)
     return result
 
 

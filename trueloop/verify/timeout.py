@@ -9,8 +9,10 @@ script and never inherit its threads. A worker announces itself once its imports
 call's clock starts only then. Idle workers wait in a queue, so calls from several threads each
 get their own worker and run in parallel.
 
-Covered: hangs and huge computations in sympy (killed), memory blow-up (RLIMIT_AS in the worker),
-a worker that dies (its call raises RuntimeError; the next call gets a fresh worker).
+Covered: hangs and huge computations in sympy (killed), memory blow-up (RLIMIT_AS in the worker,
+reported as `TimedOut(why="memory")`), a worker that dies (`TimedOut(why="died")`, a warning is
+logged, a fresh worker takes over). A Python exception in the called function is a bug in
+trueloop and is re-raised in the caller as RuntimeError.
 Not covered: untrusted *code* (that is `verify/sandbox.py`); the work here is our own functions.
 """
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import atexit
 import importlib
+import logging
 import queue
 import resource
 import socket
@@ -29,6 +32,8 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
+log = logging.getLogger(__name__)
+
 WORKER_MEMORY_BYTES = 4 << 30
 # address-space limit of each worker
 STARTUP_S = 60.0
@@ -38,7 +43,10 @@ PRELOAD = ("sympy", "trueloop.verify.symbolic")
 
 @dataclass(frozen=True)
 class TimedOut:
+    """The call did not finish: it ran out of time, of memory, or its worker died."""
+
     seconds: float
+    why: str = "time"
 
 
 def _serve(fd: int) -> None:
@@ -55,6 +63,8 @@ def _serve(fd: int) -> None:
         module, name = target.split(":")
         try:
             conn.send(("ok", getattr(importlib.import_module(module), name)(*args)))
+        except MemoryError:  # RLIMIT_AS reached: the input was too big, not our bug
+            conn.send(("memory", None))
         except Exception:  # a bug in our own function: re-raised in the caller
             conn.send(("error", traceback.format_exc()))
 
@@ -112,13 +122,14 @@ class WorkerPool:
             worker.conn.send((target, args))
             ready = worker.conn.poll(timeout_s)
             status, value = worker.conn.recv() if ready else ("timeout", None)
-        except (EOFError, OSError) as e:
-            self._retire(worker)
-            raise RuntimeError(f"verification worker died while running {target}") from e
-        if status == "timeout":
+        except (EOFError, OSError):  # killed from outside (OOM killer) or crashed in C code
+            status, value = "died", None
+        if status in ("timeout", "memory", "died"):
             self._retire(worker)
             self._idle.put(self._start())  # warms up while the caller goes on
-            return TimedOut(timeout_s)
+            if status == "died":
+                log.warning("verification worker died while running %s%r", target, args)
+            return TimedOut(timeout_s, "time" if status == "timeout" else status)
         self._idle.put(worker)
         if status == "error":
             raise RuntimeError(f"{target} raised in the verification worker:\n{value}")
