@@ -21,7 +21,7 @@ Covered: hostile input cannot run code, recurse without bound (`MAX_DEPTH`), bui
 (`10^{10^{10}}`, `1000000!` are refused with `TooLarge`) or explode `\\pm` combinations.
 Not covered: wall-clock time of sympy on legal input (callers run this in `verify/timeout.py`).
 
-Length: about 490 lines, over the 400-line guide, because the grammar is one `_Parser` class whose
+Length: about 510 lines, over the 400-line guide, because the grammar is one `_Parser` class whose
 methods call each other recursively; splitting it would scatter one grammar over several files.
 """
 
