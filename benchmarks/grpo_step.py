@@ -245,7 +245,8 @@ def summarize(raw: dict, warmup: int) -> dict:
     return {
         "median_s_per_step": round(median, 4),
         "median_cpu_s_per_step": round(statistics.median(raw["cpu_s"][warmup:]), 4),
-        "completion_tokens_per_s": round(sum(tokens) / sum(steps), 1),
+        # per median step, like the speedup: one slow step on a busy machine must not dominate
+        "completion_tokens_per_s": round(statistics.fmean(tokens) / median, 1),
         "completion_tokens_per_step": round(sum(tokens) / len(tokens), 1),
         "generation_frac": round(sum(gen) / sum(steps), 3),
         "peak_rss_mb": round(raw["peak_rss_mb"], 1),
