@@ -230,8 +230,13 @@ def child(side: str, b: Bench, folder: str) -> dict:
 
 
 def isolated(fn, *args):
-    with multiprocessing.get_context("spawn").Pool(1) as pool:
+    """`fn(*args)` in a fresh spawned process (its own peak RSS, no state shared with others)."""
+    pool = multiprocessing.get_context("spawn").Pool(1)
+    try:
         return pool.apply(fn, args)
+    finally:
+        pool.close()  # let the worker exit on its own (terminate() leaks its semaphores)
+        pool.join()
 
 
 def summarize(raw: dict, warmup: int) -> dict:
