@@ -46,7 +46,7 @@ def eval_sets(cfg: RunConfig) -> dict[str, str]:
     return sets
 
 
-def evaluate_all(policy, cfg: RunConfig) -> dict[str, dict[str, Any]]:
+def evaluate_all(policy, cfg: RunConfig, label: str = "eval") -> dict[str, dict[str, Any]]:
     from trueloop.eval.evaluate import evaluate
     from trueloop.tasks import make_cell
 
@@ -56,6 +56,10 @@ def evaluate_all(policy, cfg: RunConfig) -> dict[str, dict[str, Any]]:
         task = make_cell(cell, answer_format=cfg.task.answer_format)
         out[name] = evaluate(policy, task, n_problems=cfg.eval.n_problems, k=cfg.eval.k,
                              rollout=rollout, seed=cfg.seed, problem_seed=cfg.task.seed).to_json()
+        r = out[name]
+        print(f"[{label}] {name:<12} {cell:<14} pass@1 {r['pass@1']:.3f} "
+              f"[{r['pass@1_ci'][0]:.3f}, {r['pass@1_ci'][1]:.3f}]  "
+              f"pass@{cfg.eval.k} {r[f'pass@{cfg.eval.k}']:.3f}", file=sys.stderr, flush=True)
     return out
 
 
@@ -76,11 +80,11 @@ def run_demo(cfg: RunConfig, out: Path, *, resume: bool = False) -> dict[str, An
                                                progress=cfg.log.progress)
     t_prior = time.perf_counter()
     cfg = dataclasses.replace(cfg, policy=dataclasses.replace(cfg.policy, init=str(folder)))
-    before = evaluate_all(policy, cfg)
+    before = evaluate_all(policy, cfg, "eval before")
     t_eval = time.perf_counter()
     policy = train(cfg, out, resume=resume, policy=policy)
     t_train = time.perf_counter()
-    after = evaluate_all(policy, cfg)
+    after = evaluate_all(policy, cfg, "eval after")
     t_end = time.perf_counter()
     (out / "evals.json").write_text(json.dumps({"before": before, "after": after}, indent=1))
     k = cfg.eval.k

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,13 @@ horizon = 2
 [policy]
 model = "tiny"
 size = "0.5m"
+prior = true
+
+[prior]
+mixture = ["chain:1:1", "chain:1:2"]
+steps = 60
+batch_size = 32
+lr = 1e-2
 
 [rollout]
 prompts_per_step = 4
@@ -36,6 +44,18 @@ lr_decay = "cosine"
 checkpoint_every = {every}
 progress = false
 """
+
+
+@pytest.fixture(scope="session", autouse=True)
+def prior_cache(tmp_path_factory):
+    """One prior cache for the session (subprocesses inherit it through the environment)."""
+    old = os.environ.get("TRUELOOP_CACHE")
+    os.environ["TRUELOOP_CACHE"] = str(tmp_path_factory.mktemp("trueloop_cache"))
+    yield
+    if old is None:
+        os.environ.pop("TRUELOOP_CACHE")
+    else:
+        os.environ["TRUELOOP_CACHE"] = old
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from trueloop.config import load_config
-from trueloop.policy import load_policy
+from trueloop.policy.prior import load_or_pretrain
 from trueloop.tracking import TIMING_PREFIXES, read_metrics
 from trueloop.update.trainer import train
 
@@ -26,13 +26,16 @@ def strip_timings(rows: list[dict]) -> list[dict]:
 
 def test_every_trainable_parameter_changes_and_metrics_are_finite(tiny_config, tmp_path):
     cfg = load_config(tiny_config(steps=3, every=0))
-    before = {k: v.clone() for k, v in load_policy(cfg.policy, seed=cfg.seed).model.state_dict().items()}
+    start = load_or_pretrain(cfg.policy, cfg.prior, answer_format=cfg.task.answer_format,
+                             progress=False)[0]
+    before = {k: v.clone() for k, v in start.model.state_dict().items()}
     policy = train(cfg, tmp_path / "run")
     after = dict(policy.model.named_parameters())
     unchanged = [k for k, p in after.items() if p.requires_grad and torch.equal(p, before[k])]
     assert unchanged == []
     rows = read_metrics(tmp_path / "run" / "metrics.jsonl")
     assert [r["step"] for r in rows] == [0, 1, 2]
+    assert any(r["reward/std"] > 0 for r in rows), "no reward signal: the test would prove nothing"
     for r in rows:
         for k, v in r.items():
             assert isinstance(v, int | float), (k, v)
@@ -64,6 +67,7 @@ def test_sigkilled_run_resumes_to_identical_metrics(tiny_config, tmp_path):
     a = strip_timings(read_metrics(full / "metrics.jsonl"))
     b = strip_timings(read_metrics(killed / "metrics.jsonl"))
     assert [r["step"] for r in b] == list(range(8))
+    assert any(r["update/grad_norm"] > 0 for r in a), "no gradient: equality would prove nothing"
     assert a == b
 
 

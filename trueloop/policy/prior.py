@@ -84,7 +84,8 @@ def pretrain(policy: Policy, cfg: PriorConfig, *, answer_format: str = "boxed",
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: min(1.0, (i + 1) / cfg.warmup_steps)
                                               * max(0.1, 1 - i / cfg.steps))
     losses = []
-    with progress_bar(cfg.steps, 0, enabled=progress, label="prior") as bar:
+    with progress_bar(cfg.steps, 0, enabled=progress, label="prior",
+                      describe=lambda m: f"loss {m['loss']:.3f}") as bar:
         for step in range(cfg.steps):
             ids, labels, attn = make_batch(policy, tasks, rng, cfg.batch_size, step)
             logits = model(input_ids=ids, attention_mask=attn).logits[:, :-1]  # (B, L-1, V)
@@ -95,7 +96,7 @@ def pretrain(policy: Policy, cfg: PriorConfig, *, answer_format: str = "boxed",
             opt.step()
             sched.step()
             losses.append(loss.item())
-            bar.update({"reward/mean": -loss.item(), "rollout/accuracy": 0.0})
+            bar.update({"loss": losses[-1]})
     model.eval()
     return losses
 
