@@ -43,6 +43,15 @@ def test_oracle_verifies_correct(name):
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_worked_solution_verifies_correct(name):
+    """The prior is trained on `solution()`: it must never teach a wrong or unparsable answer."""
+    task = build(name)
+    for p in task.problems(6, "train"):
+        v = task.verify(p, task.solution(p))
+        assert v.correct and v.reason == "ok", (p.prompt, task.solution(p), v)
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_same_seed_same_problems(name):
     a = [p.to_json() for p in build(name).problems(10, "train", seed=3)]
     b = [p.to_json() for p in build(name).problems(10, "train", seed=3)]

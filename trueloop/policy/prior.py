@@ -2,7 +2,7 @@
 
 RL with verifiable rewards needs a policy that succeeds *sometimes*: a randomly initialised model
 never emits a parsable answer, so every reward is 0 and every group advantage vanishes. The prior is
-next-token cross-entropy on `task.oracle(problem)` completions (prompt tokens masked out) of train
+next-token cross-entropy on `task.solution(problem)` completions (prompt tokens masked out) of train
 split problems drawn from a mixture of (task, difficulty, horizon) cells. It is cached on disk under
 `$TRUELOOP_CACHE` (default `~/.cache/trueloop`) keyed by a hash of the policy and prior configs, so a
 second demo skips it.
@@ -59,7 +59,7 @@ def make_batch(policy: Policy, tasks: list[Task], rng: random.Random, size: int,
     for j in range(size):
         task = tasks[rng.randrange(len(tasks))]
         problem = task.problem(step * size + j, "train", seed=rng.randrange(1 << 30))
-        rows.append(encode(policy, problem.prompt, task.oracle(problem)))
+        rows.append(encode(policy, problem.prompt, task.solution(problem)))
     length = max(len(ids) for ids, _ in rows)
     pad = policy.tokenizer.pad_token_id
     ids = torch.full((size, length), pad, dtype=torch.long)  # (B, L)

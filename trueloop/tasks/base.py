@@ -88,6 +88,10 @@ class Task(ABC):
         parallel. `problems[i]` is the problem of `completions[i]`."""
         return [self.verify(p, c) for p, c in zip(problems, completions, strict=True)]
 
+    def solution(self, problem: Problem) -> str:
+        """A worked solution for supervised pretraining (the prior); defaults to the oracle."""
+        return self.oracle(problem)
+
     def oracle(self, problem: Problem) -> str:
         """A completion that must verify correct (used by contract tests and the prior)."""
         return f"\\boxed{{{problem.answer}}}"

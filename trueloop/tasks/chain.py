@@ -19,6 +19,7 @@ import random
 from typing import ClassVar
 
 from trueloop.tasks.base import Draw, Task
+from trueloop.types import Problem
 
 VERBS = {"+": "add", "-": "minus", "*": "times"}
 
@@ -42,18 +43,24 @@ class Chain(Task):
         mod = modulus(d)
         value = rng.randint(0, 9) if mod else rng.randint(0, 10 ** (d - 4))
         start = value
-        words = []
+        words, trace = [], []
         for _ in range(steps):
             op, k = self._step(rng, value)
+            before = value
             value = value + k if op == "+" else value - k if op == "-" else value * k
             if mod:
                 value %= mod
             words.append(f"{VERBS[op]} {k}")
+            trace.append(f"{before}{op}{k}={value}")
         words[0] = words[0].capitalize()
         head = f"Mod {mod}. " if mod else ""
         question = f"{head}Start at {start}. {', '.join(words)}. Result?"
         return Draw(question=question, answer=str(value), key=question,
-                    meta={"horizon": steps, "modulus": mod})
+                    truth={"trace": trace}, meta={"horizon": steps, "modulus": mod})
+
+    def solution(self, problem: Problem) -> str:
+        """Worked solution, one `a+k=b` step per operation: `7+3=0,0-5=5. \\boxed{5}`."""
+        return f"{','.join(problem.truth['trace'])}. \\boxed{{{problem.answer}}}"
 
     def _step(self, rng: random.Random, value: int) -> tuple[str, int]:
         d = self.difficulty
