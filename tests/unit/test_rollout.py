@@ -136,7 +136,7 @@ def test_tensor_api_equals_batch_api(tiny: Policy) -> None:
     with torch.no_grad():
         a = token_logprobs(tiny.model, b)
         t = token_logprobs(tiny.model, b.prompt_ids, b.prompt_mask, b.completion_ids,
-                           b.completion_mask)
+                           b.completion_mask, group_size=b.group_size)
     assert torch.equal(a[0], t[0]) and torch.equal(a[1], t[1])
 
 
@@ -247,3 +247,25 @@ def test_bfloat16_policy_samples_and_scores() -> None:
     mask = b.completion_mask.bool()
     assert logp.dtype == torch.float32 and torch.isfinite(b.logprobs).all()
     assert torch.allclose(logp[mask], b.logprobs[mask], atol=0.1)  # bf16 forward-path noise
+
+
+def test_shared_prompt_forward_equals_full_forward_with_gradients(tiny: Policy) -> None:
+    """The update runs each prompt once per group: values and grads equal the plain path."""
+    batch = run(tiny, max_new_tokens=10)
+    assert batch.group_size > 1
+    flat = dataclasses.replace(batch, group_size=1)  # disables prompt sharing
+
+    def value_and_grads(b: RolloutBatch):
+        tiny.model.zero_grad(set_to_none=True)
+        logp, entropy = token_logprobs(tiny.model, b)
+        (logp.sum() + entropy.sum()).backward()
+        grads = [p.grad.clone() for p in tiny.model.parameters()]
+        tiny.model.zero_grad(set_to_none=True)
+        return logp.detach(), entropy.detach(), grads
+
+    lp_g, ent_g, grads_g = value_and_grads(batch)
+    lp_f, ent_f, grads_f = value_and_grads(flat)
+    assert torch.allclose(lp_g, lp_f, atol=1e-5)
+    assert torch.allclose(ent_g, ent_f, atol=1e-5)
+    for a, b in zip(grads_g, grads_f, strict=True):
+        assert torch.allclose(a, b, atol=1e-4, rtol=1e-3)

@@ -17,6 +17,8 @@ transformers (the caller then lets the model build its default cache).
 
 from __future__ import annotations
 
+import inspect
+
 import torch
 
 try:
@@ -101,3 +103,11 @@ def preallocated_cache(model: torch.nn.Module, capacity: int):
     cache.layers = [PreallocatedLayer(capacity) if type(layer) is DynamicLayer else layer
                     for layer in cache.layers]
     return cache
+
+
+def cache_kwarg(model: torch.nn.Module) -> str:
+    """The forward() argument that takes the KV cache: `cache` (transformers >= 5.2x) or the older
+    `past_key_values` (peft wrappers are looked through to the base model)."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    params = inspect.signature(type(base).forward).parameters
+    return "cache" if "cache" in params else "past_key_values"

@@ -18,6 +18,7 @@ from __future__ import annotations
 import torch
 
 from trueloop.rollout.batch import RolloutBatch
+from trueloop.rollout.kvcache import cache_kwarg
 
 LOGIT_CHUNK_ELEMS = 1 << 26
 # at most this many fp32 logits (256 MiB) are materialised at once by the softmax step
@@ -39,6 +40,38 @@ def _logp_entropy(logits: torch.Tensor, targets: torch.Tensor,
     return logp, entropy
 
 
+def shares_prompts(prompt_ids: torch.Tensor, g: int) -> bool:
+    """True when rows come in groups of `g` identical prompts (how `sample` lays them out)."""
+    n = prompt_ids.shape[0]
+    if g < 2 or n % g:
+        return False
+    groups = prompt_ids.view(n // g, g, -1)  # (B, G, P)
+    return bool((groups == groups[:, :1]).all())
+
+
+def _grouped_logits(model, ids: torch.Tensor, mask: torch.Tensor, p: int, g: int) -> torch.Tensor:
+    """Completion logits with each prompt run once per group, not G times.
+
+    The B distinct prompts go through the model once (with gradients); their KV cache is repeated
+    G times (`repeat_interleave` is differentiable, so prompt activations receive the gradient of
+    all G completions) and only the completion tokens run on top of it. Equal to the full forward
+    up to float rounding (tested); saves (G-1)/G of the prompt compute in the update.
+    """
+    t = ids.shape[1] - p
+    prompt_ids, prompt_mask = ids[::g, :p], mask[::g, :p]  # (B, P)
+    out = model(input_ids=prompt_ids, attention_mask=prompt_mask,
+                position_ids=position_ids(prompt_mask), use_cache=True, logits_to_keep=1)
+    first = out.logits[:, -1:].repeat_interleave(g, dim=0)  # (N, 1, V): predicts token 0
+    if t == 1:
+        return first
+    cache = out.cache if getattr(out, "cache", None) is not None else out.past_key_values
+    cache.batch_repeat_interleave(g)
+    rest = model(input_ids=ids[:, p:-1], attention_mask=mask[:, :-1],
+                 position_ids=position_ids(mask)[:, p:-1], use_cache=True,
+                 **{cache_kwarg(model): cache})
+    return torch.cat([first, rest.logits], dim=1)  # (N, T, V)
+
+
 def token_logprobs(
     model: torch.nn.Module,
     batch: RolloutBatch | torch.Tensor,
@@ -47,11 +80,14 @@ def token_logprobs(
     completion_mask: torch.Tensor | None = None,
     *,
     temperature: float = 1.0,
+    group_size: int = 1,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """`token_logprobs(model, batch)` or `token_logprobs(model, prompt_ids, prompt_mask,
     completion_ids, completion_mask)` -> (logp, entropy), both (N, T) fp32, 0 where masked.
 
-    Gradients flow when the caller has them enabled; wrap in `torch.no_grad()` otherwise.
+    Rows in groups of identical prompts (`batch.group_size`, or `group_size` with tensors) run each
+    prompt once. Gradients flow when the caller has them enabled; wrap in `torch.no_grad()`
+    otherwise.
     """
     if isinstance(batch, RolloutBatch):
         prompt_ids, prompt_mask = batch.prompt_ids, batch.prompt_mask
@@ -63,11 +99,15 @@ def token_logprobs(
                              "completion_ids and completion_mask.")
     device = next(model.parameters()).device
     t = completion_ids.shape[1]
+    g = batch.group_size if isinstance(batch, RolloutBatch) else group_size
     ids = torch.cat([prompt_ids, completion_ids], dim=1).to(device)  # (N, P+T)
     mask = torch.cat([prompt_mask, completion_mask], dim=1).to(device)  # (N, P+T)
-    out = model(input_ids=ids, attention_mask=mask, position_ids=position_ids(mask),
-                use_cache=False, logits_to_keep=t + 1)
-    logits = out.logits[:, :-1]  # (N, T, V): position P-1+t predicts token t
+    if shares_prompts(prompt_ids, g):
+        logits = _grouped_logits(model, ids, mask, prompt_ids.shape[1], g)  # (N, T, V)
+    else:
+        out = model(input_ids=ids, attention_mask=mask, position_ids=position_ids(mask),
+                    use_cache=False, logits_to_keep=t + 1)
+        logits = out.logits[:, :-1]  # (N, T, V): position P-1+t predicts token t
     targets = completion_ids.to(device)
     rows = max(1, LOGIT_CHUNK_ELEMS // max(1, t * logits.shape[-1]))
     parts = [_logp_entropy(logits[i:i + rows], targets[i:i + rows], temperature)

@@ -18,15 +18,13 @@ Legend: B prompts, G group size, N = B*G rows, P prompt width, T = max_new_token
 
 from __future__ import annotations
 
-import inspect
-
 import torch
 
 from trueloop.config import RolloutConfig
 from trueloop.policy import Policy
 from trueloop.rollout.batch import RolloutBatch
 from trueloop.rollout.draw import draw, truncate
-from trueloop.rollout.kvcache import preallocated_cache
+from trueloop.rollout.kvcache import cache_kwarg, preallocated_cache
 from trueloop.rollout.logprobs import position_ids
 from trueloop.rollout.stops import StopStrings, cut_at_stop
 
@@ -47,14 +45,6 @@ def encode_prompts(policy: Policy, prompts: list[str]) -> tuple[torch.Tensor, to
     ids = torch.tensor([[pad] * (width - len(x)) + x for x in encoded], dtype=torch.long)
     mask = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in encoded], dtype=torch.long)
     return ids.to(policy.device), mask.to(policy.device)
-
-
-def cache_kwarg(model: torch.nn.Module) -> str:
-    """The forward() argument that takes the KV cache: `cache` (transformers >= 5.2x) or the older
-    `past_key_values` (peft wrappers are looked through to the base model)."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    params = inspect.signature(type(base).forward).parameters
-    return "cache" if "cache" in params else "past_key_values"
 
 
 def prefill(model, ids: torch.Tensor, mask: torch.Tensor, g: int, max_new_tokens: int):
