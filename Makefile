@@ -3,20 +3,27 @@
 PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+STAMP := $(VENV)/.installed-dev
+CORE := $(VENV)/.installed-core
 
 .PHONY: venv demo test test-fast lint bench clean
 
-$(STAMP): pyproject.toml constraints.txt
+# core install: what the demo needs (CPU torch first, so pip never resolves a CUDA build)
+$(CORE): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -c constraints.txt -e .
+	touch $(CORE)
+
+# dev install: tests, linters and the peers the benchmarks compare against (TRL, math-verify)
+$(STAMP): $(CORE)
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 venv: $(STAMP)
 
-demo: $(STAMP)
+demo: $(CORE)
 	$(BIN)/trueloop demo --out runs/demo
 
 # the whole suite, slow end-to-end tests included (what CI runs)

@@ -63,7 +63,10 @@ class SplitTest:
             return out
         for n in ast.walk(node):
             if isinstance(n, ast.Call):
-                out += [v for a in n.args if (v := literal(a)) is not NOT_LITERAL]
+                args = [literal(a) for a in n.args]
+                out += [v for v in args if v is not NOT_LITERAL]
+                if len(args) > 1 and NOT_LITERAL not in args:
+                    out.append(tuple(args))  # a lookup table keyed on the whole argument tuple
         return out
 
 
