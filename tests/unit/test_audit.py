@@ -24,7 +24,7 @@ def verdicts(answers: list[str]) -> list[Verdict]:
 
 
 def test_prompt_echo_is_counted():
-    p = problem("Mod 10. Start at 3. Add 4, minus 2. Result? Put it in a box.")
+    p = problem("Mod 10. Start at 3, then +4, -2. Result? Put it in a box.")
     texts = [p.prompt + " \\boxed{5}", "\\boxed{5}"]
     out = audit_step([p], batch_of(texts, 2), verdicts(["5", "5"]))
     assert out["audit/prompt_echo_rate"] == 0.5

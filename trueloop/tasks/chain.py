@@ -1,6 +1,7 @@
 """`chain`: apply N given operations in sequence to a start value (the horizon axis).
 
-`Start at 7. Add 3, times 2, minus 5. Result?` -- every step depends on the previous one, so the
+`Start at 7, then +3, *2, -5. Result?` -- operations apply in order, left to right, each to the
+running value (no precedence), so every step depends on the previous one and the
 horizon (number of operations, 1..64; default 2 + difficulty // 2) is the main knob and the
 task isolates how accuracy decays with the number of dependent steps.
 
@@ -21,7 +22,6 @@ from typing import ClassVar
 from trueloop.tasks.base import Draw, Task
 from trueloop.types import Problem
 
-VERBS = {"+": "add", "-": "minus", "*": "times"}
 
 
 def modulus(difficulty: int) -> int | None:
@@ -50,11 +50,10 @@ class Chain(Task):
             value = value + k if op == "+" else value - k if op == "-" else value * k
             if mod:
                 value %= mod
-            words.append(f"{VERBS[op]} {k}")
+            words.append(f"{op}{k}")
             trace.append(f"{before}{op}{k}={value}")
-        words[0] = words[0].capitalize()
         head = f"Mod {mod}. " if mod else ""
-        question = f"{head}Start at {start}. {', '.join(words)}. Result?"
+        question = f"{head}Start at {start}, then {', '.join(words)}. Result?"
         return Draw(question=question, answer=str(value), key=question,
                     truth={"trace": trace}, meta={"horizon": steps, "modulus": mod})
 
