@@ -260,7 +260,9 @@ def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] | dict | None = None) -> RunConfig:
+def load_config(
+    path: str | Path | None = None, overrides: list[str] | dict | None = None
+) -> RunConfig:
     data: dict[str, Any] = {}
     if path is not None:
         try:

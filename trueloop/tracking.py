@@ -16,7 +16,8 @@ TIMING_PREFIXES = ("time/", "perf/")
 class MetricsLog:
     def __init__(self, out: Path, *, resume_step: int = 0, tensorboard: bool = False) -> None:
         self.path = Path(out) / "metrics.jsonl"
-        rows = [r for r in read_metrics(self.path) if r["step"] < resume_step] if resume_step else []
+        rows = [r for r in read_metrics(self.path) if r["step"] < resume_step]
+        rows = rows if resume_step else []
         with open(self.path, "w", encoding="utf-8") as f:  # rewrite: drop steps past the checkpoint
             for r in rows:
                 f.write(json.dumps(r) + "\n")

@@ -1,8 +1,8 @@
 """The records that cross stage boundaries: Problem -> Completion -> Verdict -> Rollout batch.
 
-Every record is a frozen dataclass. Model-facing text lives in `Problem.prompt` / `Problem.messages`;
-everything the verifier needs and the policy must never see lives in `Problem.answer` and
-`Problem.truth` (hidden ground truth: countdown numbers, unit tests, ...).
+Every record is a frozen dataclass. Model-facing text lives in `Problem.prompt` and
+`Problem.messages`; everything the verifier needs and the policy must never see lives in
+`Problem.answer` and `Problem.truth` (hidden ground truth: countdown numbers, unit tests, ...).
 """
 
 from __future__ import annotations
@@ -78,7 +78,8 @@ class Verdict:
     """What a verifier concluded about one completion. Model output never raises; it gets a reason.
 
     `flags` name suspicious behaviour even when the answer is right or wrong anyway
-    (`hack:exit`, `hack:special_casing`, `stego:hidden_chars`, ...); a flagged hack is never rewarded.
+    (`hack:exit`, `hack:special_casing`, `stego:hidden_chars`, ...); a flagged hack is never
+    rewarded.
     """
 
     correct: bool
@@ -95,7 +96,7 @@ class Verdict:
 
 
 def verdict_metrics(verdicts: list[Verdict], prefix: str = "verify") -> dict[str, float]:
-    """Rates of every reason and flag over a list of verdicts: `verify/reason/<r>`, `verify/flag/<f>`."""
+    """Rates of every reason and flag over verdicts: `verify/reason/<r>`, `verify/flag/<f>`."""
     n = max(len(verdicts), 1)
     out: dict[str, float] = {f"{prefix}/correct_rate": sum(v.correct for v in verdicts) / n}
     for reason, c in Counter(v.reason for v in verdicts).items():

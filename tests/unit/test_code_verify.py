@@ -200,7 +200,8 @@ def test_lookup_table_keyed_on_visible_argument_tuples_is_special_casing():
 
     truth = {
         "entry_point": "add",
-        "visible_tests": ["assert add(2, 3) == 5", "assert add(-1, 1) == 0", "assert add(4, 4) == 8"],
+        "visible_tests": ["assert add(2, 3) == 5", "assert add(-1, 1) == 0",
+                          "assert add(4, 4) == 8"],
         "hidden_tests": ["assert add(10, 5) == 15", "assert add(-4, -6) == -10"],
     }
     table = "def add(a, b):\n    return {(2, 3): 5, (-1, 1): 0, (4, 4): 8}.get((a, b), 0)\n"

@@ -3,9 +3,9 @@
 RL with verifiable rewards needs a policy that succeeds *sometimes*: a randomly initialised model
 never emits a parsable answer, so every reward is 0 and every group advantage vanishes. The prior is
 next-token cross-entropy on `task.solution(problem)` completions (prompt tokens masked out) of train
-split problems drawn from a mixture of (task, difficulty, horizon) cells. It is cached on disk under
-`$TRUELOOP_CACHE` (default `~/.cache/trueloop`) keyed by a hash of the policy and prior configs, so a
-second demo skips it.
+split problems drawn from a mixture of (task, difficulty, horizon) cells. It is cached on disk
+under `$TRUELOOP_CACHE` (default `~/.cache/trueloop`) keyed by a hash of the model and prior
+configs, so a second demo skips it.
 
 Legend: B sequences per batch, L tokens per sequence.
 """

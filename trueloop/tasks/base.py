@@ -50,7 +50,7 @@ def split_of(key: str) -> Split:
 
 
 class Task(ABC):
-    """A problem generator with `difficulty` (1 trivial ... 10 hard) and optional `horizon` knobs."""
+    """A problem generator with `difficulty` (1 trivial ... 10 hard) and an optional `horizon`."""
 
     name: ClassVar[str]
     has_horizon: ClassVar[bool] = False
@@ -78,7 +78,7 @@ class Task(ABC):
         """Draw one problem at this task's difficulty/horizon from `rng`."""
 
     def verify(self, problem: Problem, completion: str) -> Verdict:
-        """Default: strict math comparison of the completion's final answer with `problem.answer`."""
+        """Default: strict math comparison of the completion's final answer with the gold."""
         from trueloop.verify.math import verify_math
 
         return verify_math(problem.answer, completion)
@@ -107,7 +107,9 @@ class Task(ABC):
                 return self._build(d, index, split, seed)
         raise RuntimeError(f"{self.name}: no {split} problem after {MAX_REDRAWS} draws")
 
-    def problems(self, n: int, split: Split = "train", seed: int = 0, start: int = 0) -> list[Problem]:
+    def problems(
+        self, n: int, split: Split = "train", seed: int = 0, start: int = 0
+    ) -> list[Problem]:
         return [self.problem(i, split, seed) for i in range(start, start + n)]
 
     def render(self, question: str) -> str:

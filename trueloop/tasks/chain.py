@@ -23,7 +23,6 @@ from trueloop.tasks.base import Draw, Task
 from trueloop.types import Problem
 
 
-
 def modulus(difficulty: int) -> int | None:
     return 10 if difficulty <= 2 else 100 if difficulty <= 4 else None
 

@@ -1,10 +1,10 @@
 """Atomic, resumable checkpoints: model, optimizer, scheduler, every RNG and the data position.
 
 A checkpoint is a folder `OUT/checkpoints/step_<N>/` holding the policy as a standard HF folder
-(`policy/`, loadable by `AutoModelForCausalLM.from_pretrained`) and `trainer_state.pt`. It is written
-to a temporary sibling and renamed into place (rename is atomic on POSIX), then `OUT/checkpoints/latest`
-is replaced the same way, so a run killed at any instant leaves either the previous checkpoint or the
-new one, never a torn one.
+(`policy/`, loadable by `AutoModelForCausalLM.from_pretrained`) and `trainer_state.pt` (exact
+weights, optimizer, scheduler, RNGs, data position). It is written to a temporary sibling and
+renamed into place (rename is atomic on POSIX), then `OUT/checkpoints/latest` is replaced the same
+way, so a run killed at any instant leaves the previous checkpoint or the new one, never a torn one.
 """
 
 from __future__ import annotations

@@ -42,7 +42,7 @@ def optimize(
     max_new_tokens: int,
     ref_model=None,
 ) -> dict[str, float]:
-    """Run the update; returns averaged `update/*` metrics. `adv` is (N,), one value per sequence."""
+    """Run the update; returns averaged `update/*` metrics. `adv` is (N,): one per sequence."""
     mask = loss_mask(batch, cfg)  # (N, T)
     ref_logp = reference_logprobs(ref_model, batch, temperature)
     params = [p for p in policy.model.parameters() if p.requires_grad]

@@ -24,8 +24,13 @@ from trueloop.tasks import task_from_config
 from trueloop.tracking import MetricsLog
 from trueloop.types import verdict_metrics
 from trueloop.update.advantages import compute_advantages
-from trueloop.update.checkpoint import (latest_checkpoint, load_trainer_state, rng_state,
-                                        save_checkpoint, set_rng_state)
+from trueloop.update.checkpoint import (
+    latest_checkpoint,
+    load_trainer_state,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
 from trueloop.update.collect import collect
 from trueloop.update.progress import progress_bar
 from trueloop.update.schedule import make_scheduler
@@ -74,7 +79,8 @@ def train(cfg: RunConfig, out: str | Path, *, resume: bool = False,
             bar.update(metrics)
             if cfg.log.checkpoint_every and s.step % cfg.log.checkpoint_every == 0:
                 checkpoint(out, s)
-    if latest_checkpoint(out) is None or load_trainer_state(latest_checkpoint(out))["step"] < s.step:
+    last = latest_checkpoint(out)
+    if last is None or load_trainer_state(last)["step"] < s.step:
         checkpoint(out, s)
     log.close()
     return s.policy
@@ -104,7 +110,9 @@ def setup(cfg: RunConfig, out: Path, *, resume: bool, policy: Policy | None) -> 
         policy = load_or_pretrain(cfg.policy, cfg.prior, answer_format=cfg.task.answer_format,
                                   progress=cfg.log.progress)[0]
     policy = policy or load_policy(cfg.policy, seed=cfg.seed)
-    ref_model = copy.deepcopy(policy.model).eval().requires_grad_(False) if cfg.update.kl_coef else None
+    ref_model = None
+    if cfg.update.kl_coef:  # a frozen copy of the starting policy
+        ref_model = copy.deepcopy(policy.model).eval().requires_grad_(False)
     params = [p for p in policy.model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.update.lr, betas=cfg.update.betas,
                                   weight_decay=cfg.update.weight_decay, fused=True)
