@@ -59,6 +59,10 @@ class PriorConfig:
 
     mixture: tuple[str, ...] = ("chain:1:1", "chain:1:2", "chain:1:3")
     # "task:difficulty:horizon" entries ("-" = no horizon) sampled uniformly
+    noisy: tuple[str, ...] = ()
+    # mixture cells taught by an imperfect teacher (see noise)
+    noise: float = 0.0
+    # fraction of the noisy cells' worked solutions whose final answer is wrong
     steps: int = 1500
     # optimizer steps
     batch_size: int = 64
@@ -302,6 +306,9 @@ def validate(cfg: RunConfig) -> None:
         ((cfg.rollout.prompts_per_step * cfg.rollout.group_size) % cfg.update.minibatches == 0,
          "update.minibatches must divide prompts_per_step * group_size."),
         (cfg.eval.k >= 1 and cfg.eval.n_problems >= 1, "eval.k and eval.n_problems must be >= 1."),
+        (0 <= cfg.prior.noise < 1, f"prior.noise must be in [0, 1); got {cfg.prior.noise}."),
+        (set(cfg.prior.noisy) <= set(cfg.prior.mixture),
+         f"prior.noisy cells must also be in prior.mixture; got noisy={list(cfg.prior.noisy)}."),
     ]
     for ok, message in checks:
         if not ok:

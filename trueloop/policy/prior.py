@@ -28,6 +28,7 @@ from trueloop.config import PolicyConfig, PriorConfig
 from trueloop.policy import Policy, load_policy
 from trueloop.tasks import make_cell
 from trueloop.tasks.base import Task
+from trueloop.types import Problem
 from trueloop.update.progress import progress_bar
 
 
@@ -41,8 +42,25 @@ def prior_key(policy_cfg: PolicyConfig, prior_cfg: PriorConfig, answer_format: s
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def parse_mixture(mixture: tuple[str, ...], answer_format: str = "boxed") -> list[Task]:
-    return [make_cell(cell, answer_format=answer_format) for cell in mixture]
+def parse_mixture(cfg: PriorConfig, answer_format: str = "boxed") -> list[tuple[Task, float]]:
+    """(task, error rate of its teacher) per mixture entry; `noisy` cells get `cfg.noise`."""
+    return [(make_cell(cell, answer_format=answer_format), cfg.noise if cell in cfg.noisy else 0.0)
+            for cell in cfg.mixture]
+
+
+def teach(task: Task, problem: Problem, rng: random.Random, noise: float) -> str:
+    """The worked solution, or with probability `noise` the same text whose final boxed answer is
+    replaced by the answer of another problem of the task (an imperfect teacher: the pretraining
+    data is sometimes wrong, as web data is). The verifier, not the teacher, is what RL trusts."""
+    text = task.solution(problem)
+    if noise <= 0 or rng.random() >= noise or problem.answer is None:
+        return text
+    for _ in range(100):
+        other = task.problem(rng.randrange(1 << 30), "train", seed=rng.randrange(1 << 30))
+        if other.answer != problem.answer:
+            head, sep, tail = text.rpartition(f"\\boxed{{{problem.answer}}}")
+            return f"{head}\\boxed{{{other.answer}}}{tail}" if sep else text
+    return text
 
 
 def encode(policy: Policy, prompt: str, completion: str) -> tuple[list[int], int]:
@@ -54,12 +72,13 @@ def encode(policy: Policy, prompt: str, completion: str) -> tuple[list[int], int
     return p + c, len(p)
 
 
-def make_batch(policy: Policy, tasks: list[Task], rng: random.Random, size: int, step: int):
+def make_batch(policy: Policy, cells: list[tuple[Task, float]], rng: random.Random, size: int,
+               step: int):
     rows = []
     for j in range(size):
-        task = tasks[rng.randrange(len(tasks))]
+        task, noise = cells[rng.randrange(len(cells))]
         problem = task.problem(step * size + j, "train", seed=rng.randrange(1 << 30))
-        rows.append(encode(policy, problem.prompt, task.solution(problem)))
+        rows.append(encode(policy, problem.prompt, teach(task, problem, rng, noise)))
     length = max(len(ids) for ids, _ in rows)
     pad = policy.tokenizer.pad_token_id
     ids = torch.full((size, length), pad, dtype=torch.long)  # (B, L)
@@ -75,7 +94,7 @@ def make_batch(policy: Policy, tasks: list[Task], rng: random.Random, size: int,
 def pretrain(policy: Policy, cfg: PriorConfig, *, answer_format: str = "boxed",
              progress: bool = True) -> list[float]:
     """Train `policy` in place on the mixture; returns the loss curve."""
-    tasks = parse_mixture(cfg.mixture, answer_format)
+    cells = parse_mixture(cfg, answer_format)
     rng = random.Random(cfg.seed)
     torch.manual_seed(cfg.seed)
     model = policy.model.train()
@@ -87,7 +106,7 @@ def pretrain(policy: Policy, cfg: PriorConfig, *, answer_format: str = "boxed",
     with progress_bar(cfg.steps, 0, enabled=progress, label="prior",
                       describe=lambda m: f"loss {m['loss']:.3f}") as bar:
         for step in range(cfg.steps):
-            ids, labels, attn = make_batch(policy, tasks, rng, cfg.batch_size, step)
+            ids, labels, attn = make_batch(policy, cells, rng, cfg.batch_size, step)
             logits = model(input_ids=ids, attention_mask=attn).logits[:, :-1]  # (B, L-1, V)
             loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1))
             opt.zero_grad(set_to_none=True)

@@ -10,6 +10,7 @@ position, and `metrics.jsonl` is cut back to the checkpoint's step.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import time
 from dataclasses import dataclass
@@ -74,6 +75,8 @@ def train(cfg: RunConfig, out: str | Path, *, resume: bool = False,
                 "time/step": t2 - t0,
                 "perf/tokens_per_s": float(c.batch.completion_mask.sum()) / (t2 - t0),
             }
+            if cfg.log.eval_every and (step + 1) % cfg.log.eval_every == 0:
+                metrics.update(heldout_metrics(s.policy, task, cfg))
             s.step, s.data_index = step + 1, c.next_index
             log.log(step, metrics)
             bar.update(metrics)
@@ -84,6 +87,18 @@ def train(cfg: RunConfig, out: str | Path, *, resume: bool = False,
         checkpoint(out, s)
     log.close()
     return s.policy
+
+
+def heldout_metrics(policy: Policy, task, cfg: RunConfig) -> dict[str, float]:
+    """Quick held-out pass@1 during training (a quarter of the eval problems, same seeds each
+    time, so the curve is a paired comparison across steps)."""
+    from trueloop.eval.evaluate import evaluate
+
+    rollout = dataclasses.replace(cfg.rollout, temperature=cfg.eval.temperature)
+    r = evaluate(policy, task, n_problems=max(1, cfg.eval.n_problems // 4), k=cfg.eval.k,
+                 rollout=rollout, seed=cfg.seed, problem_seed=cfg.task.seed)
+    return {"eval/pass@1": r.pass1, "eval/pass@1_low": r.pass1_ci[0],
+            "eval/pass@1_high": r.pass1_ci[1]}
 
 
 def step_metrics(c, adv: torch.Tensor) -> dict[str, float]:

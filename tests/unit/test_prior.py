@@ -1,0 +1,48 @@
+"""The prior: worked-solution batches (prompt masked), the imperfect teacher, the on-disk cache."""
+
+from __future__ import annotations
+
+import random
+
+import torch
+
+from trueloop.config import PolicyConfig, PriorConfig
+from trueloop.policy import build_tiny
+from trueloop.policy.prior import load_or_pretrain, make_batch, parse_mixture, teach
+
+
+def test_clean_teacher_is_always_right_noisy_teacher_is_wrong_at_its_rate():
+    (task, noise), = parse_mixture(PriorConfig(mixture=("chain:1:3",), noisy=("chain:1:3",),
+                                               noise=0.5), "none")
+    rng = random.Random(0)
+    problems = task.problems(400, "train", seed=1)
+    clean = [task.verify(p, teach(task, p, rng, 0.0)).correct for p in problems]
+    noisy = [task.verify(p, teach(task, p, rng, noise)).correct for p in problems]
+    assert all(clean)
+    assert 0.4 < 1 - sum(noisy) / len(noisy) < 0.6
+
+
+def test_batch_masks_the_prompt_and_ends_with_eos():
+    policy = build_tiny("0.5m")
+    cells = parse_mixture(PriorConfig(mixture=("chain:1:2",)), "none")
+    ids, labels, attn = make_batch(policy, cells, random.Random(0), 4, 0)
+    for row in range(4):
+        n = int(attn[row].sum())
+        target = labels[row][labels[row] != -100]
+        assert target[-1] == policy.tokenizer.eos_token_id
+        text = policy.tokenizer.decode(target[:-1])
+        assert text.endswith("}") and "\\boxed{" in text
+        assert torch.equal(target, ids[row, n - len(target):n])  # completion tokens only
+
+
+def test_prior_is_cached_and_a_cached_prior_equals_a_fresh_one(tmp_path, monkeypatch):
+    monkeypatch.setenv("TRUELOOP_CACHE", str(tmp_path))
+    cfg = PriorConfig(mixture=("chain:1:1",), steps=2, batch_size=4, warmup_steps=1)
+    fresh, folder, cached = load_or_pretrain(PolicyConfig(size="0.5m"), cfg, progress=False)
+    again, folder2, cached2 = load_or_pretrain(PolicyConfig(size="0.5m"), cfg, progress=False)
+    assert (cached, cached2) == (False, True) and folder == folder2
+    for a, b in zip(fresh.model.parameters(), again.model.parameters(), strict=True):
+        assert torch.equal(a, b)
+    other = load_or_pretrain(PolicyConfig(size="0.5m"), PriorConfig(mixture=("chain:1:1",),
+                             steps=3, batch_size=4, warmup_steps=1), progress=False)[1]
+    assert other != folder  # a different prior config is a different cache entry
