@@ -48,11 +48,13 @@ def parse_mixture(cfg: PriorConfig, answer_format: str = "boxed") -> list[tuple[
             for cell in cfg.mixture]
 
 
-def teach(task: Task, problem: Problem, rng: random.Random, noise: float) -> str:
+def teach(task: Task, problem: Problem, noise: float) -> str:
     """The worked solution, or with probability `noise` the same text whose final boxed answer is
-    replaced by the answer of another problem of the task (an imperfect teacher: the pretraining
-    data is sometimes wrong, as web data is). The verifier, not the teacher, is what RL trusts."""
+    replaced by the answer of another problem of the task: an imperfect teacher (pretraining data
+    is sometimes wrong, as web data is). The verifier, not the teacher, is what RL trusts. The
+    teacher's coin is seeded by the problem id, so noise never shifts the stream of problems."""
     text = task.solution(problem)
+    rng = random.Random(f"teacher:{problem.id}")
     if noise <= 0 or rng.random() >= noise or problem.answer is None:
         return text
     for _ in range(100):
@@ -63,22 +65,13 @@ def teach(task: Task, problem: Problem, rng: random.Random, noise: float) -> str
     return text
 
 
-def encode(policy: Policy, prompt: str, completion: str) -> tuple[list[int], int]:
-    """Token ids of prompt + completion + EOS, exactly as the sampler sees the prompt, and the
-    number of prompt tokens (masked out of the loss)."""
-    tok = policy.tokenizer
-    p = tok(prompt)["input_ids"]
-    c = tok(completion, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
-    return p + c, len(p)
-
-
 def make_batch(policy: Policy, cells: list[tuple[Task, float]], rng: random.Random, size: int,
                step: int):
     rows = []
     for j in range(size):
         task, noise = cells[rng.randrange(len(cells))]
         problem = task.problem(step * size + j, "train", seed=rng.randrange(1 << 30))
-        rows.append(encode(policy, problem.prompt, teach(task, problem, rng, noise)))
+        rows.append(encode(policy, problem.prompt, teach(task, problem, noise)))
     length = max(len(ids) for ids, _ in rows)
     pad = policy.tokenizer.pad_token_id
     ids = torch.full((size, length), pad, dtype=torch.long)  # (B, L)
