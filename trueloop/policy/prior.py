@@ -65,6 +65,15 @@ def teach(task: Task, problem: Problem, noise: float) -> str:
     return text
 
 
+def encode(policy: Policy, prompt: str, completion: str) -> tuple[list[int], int]:
+    """Token ids of prompt + completion + EOS, exactly as the sampler sees the prompt, and the
+    number of prompt tokens (masked out of the loss)."""
+    tok = policy.tokenizer
+    p = tok(prompt)["input_ids"]
+    c = tok(completion, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+    return p + c, len(p)
+
+
 def make_batch(policy: Policy, cells: list[tuple[Task, float]], rng: random.Random, size: int,
                step: int):
     rows = []
