@@ -16,7 +16,7 @@ from trueloop.demo import demo_config_path, run_demo
 
 pytestmark = pytest.mark.slow
 
-REDUCED = ["--steps", "120", "--eval.n_problems", "100", "--eval.extra", "[]",
+REDUCED = ["--eval.n_problems", "100", "--eval.extra", "[]",
            "--log.eval_every", "0", "--log.checkpoint_every", "0", "--log.progress", "false"]
 
 
