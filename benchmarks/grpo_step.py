@@ -38,11 +38,8 @@ import argparse
 import dataclasses
 import json
 import multiprocessing
-import os
-import platform
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -51,6 +48,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from machine import commit, hardware
 
 HERE = Path(__file__).resolve().parent
 
@@ -279,28 +277,10 @@ def bench_size(b: Bench, repeats: int) -> dict:
     return {"params": params, **sides, "speedup": round(ratio, 3), "cpu_speedup": round(cpu, 3)}
 
 
-def hardware() -> dict:
-    cpu = platform.processor()
-    info = Path("/proc/cpuinfo")
-    if info.exists():
-        names = [ln.split(":", 1)[1].strip() for ln in info.read_text().splitlines()
-                 if ln.startswith("model name")]
-        cpu = names[0] if names else cpu
-    return {"cpu": cpu, "cores": os.cpu_count(), "load_avg_1m": os.getloadavg()[0]}
-
-
 def versions() -> dict:
     import importlib.metadata as md
 
     return {p: md.version(p) for p in ("torch", "transformers", "trl", "accelerate")}
-
-
-def commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, cwd=HERE, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def main() -> None:

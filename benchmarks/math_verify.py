@@ -18,13 +18,12 @@ import importlib.util
 import json
 import logging
 import math
-import os
-import platform
 import random
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+from machine import commit, hardware
 
 from trueloop.config import VerifyConfig
 from trueloop.verify.math import clear_caches, verify_math
@@ -153,13 +152,10 @@ def main() -> None:
     verify_math("\\sqrt{2}", "\\boxed{\\sqrt{3}}")  # start the sympy worker outside the timings
     figures = {"table": compare(table), "adversarial": compare(adversarial),
                "generated": compare(generated_rows(args.n, args.seed))}
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True, cwd=ROOT).stdout.strip()
     print(json.dumps({
         "benchmark": "math_verify",
-        "hardware": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-                     "python": platform.python_version()},
-        "commit": commit,
+        "hardware": hardware(),
+        "commit": commit(),
         "config": {"n": args.n, "seed": args.seed, "timeout_s": VerifyConfig.timeout_s},
         "figures": figures,
     }))

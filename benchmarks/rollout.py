@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import subprocess
 import time
-from pathlib import Path
 
+import machine
 import torch
+from machine import commit
 
 from trueloop.config import RolloutConfig
 from trueloop.policy import Policy, build_tiny
@@ -28,23 +27,9 @@ from trueloop.tasks import make_task
 
 
 def hardware() -> dict:
-    cpu = platform.processor()
-    info = Path("/proc/cpuinfo")
-    if info.exists():
-        names = [ln.split(":", 1)[1].strip() for ln in info.read_text().splitlines()
-                 if ln.startswith("model name")]
-        cpu = names[0] if names else cpu
     gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else None
-    return {"cpu": cpu, "torch_threads": torch.get_num_threads(), "gpu": gpu,
+    return {**machine.hardware(), "torch_threads": torch.get_num_threads(), "gpu": gpu,
             "torch": torch.__version__}
-
-
-def commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, cwd=Path(__file__).parent, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def sync(device: torch.device) -> None:

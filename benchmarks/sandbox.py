@@ -27,6 +27,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from machine import commit
+
 from trueloop.config import VerifyConfig
 from trueloop.tasks.code import load_bank
 from trueloop.verify.code import verify_batch
@@ -78,14 +80,6 @@ def run_trueloop(subs, sandbox: Sandbox, timeout: float) -> list[bool]:
 
 def agreement(got: list[bool], expected: list[bool]) -> float:
     return sum(a == b for a, b in zip(got, expected, strict=True)) / len(expected)
-
-
-def commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, cwd=Path(__file__).parent).stdout.strip()
-    except OSError:
-        return "?"
 
 
 def main() -> None:
