@@ -14,7 +14,7 @@ seed = 3
 [task]
 name = "chain"
 difficulty = 1
-horizon = 2
+horizon = 1
 
 [policy]
 model = "tiny"
@@ -22,15 +22,15 @@ size = "0.5m"
 prior = true
 
 [prior]
-mixture = ["chain:1:1", "chain:1:2"]
+mixture = ["chain:1:1"]
 steps = 60
 batch_size = 32
 lr = 1e-2
 
 [rollout]
-prompts_per_step = 4
+prompts_per_step = 8
 group_size = 4
-max_new_tokens = 12
+max_new_tokens = 20
 
 [update]
 lr = 1e-3
