@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 # modules that define `add_commands(subparsers)`; each subcommand sets `func(args) -> int`
@@ -35,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # transformers' per-shard save/load bars drown trueloop's own progress lines; the CLI turns
+    # them off before transformers is imported (library users keep their own setting)
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra and not hasattr(args, "overrides"):
