@@ -47,15 +47,13 @@ def eval_sets(cfg: RunConfig) -> dict[str, str]:
 
 
 def evaluate_all(policy, cfg: RunConfig, label: str = "eval") -> dict[str, dict[str, Any]]:
-    from trueloop.eval.evaluate import evaluate
+    from trueloop.eval.evaluate import evaluate_run
     from trueloop.tasks import make_cell
 
-    rollout = dataclasses.replace(cfg.rollout, temperature=cfg.eval.temperature)
     out = {}
     for name, cell in eval_sets(cfg).items():
         task = make_cell(cell, answer_format=cfg.task.answer_format)
-        out[name] = evaluate(policy, task, n_problems=cfg.eval.n_problems, k=cfg.eval.k,
-                             rollout=rollout, seed=cfg.seed, problem_seed=cfg.task.seed).to_json()
+        out[name] = evaluate_run(policy, task, cfg).to_json()
         r = out[name]
         print(f"[{label}] {name:<12} {cell:<14} pass@1 {r['pass@1']:.3f} "
               f"[{r['pass@1_ci'][0]:.3f}, {r['pass@1_ci'][1]:.3f}]  "

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from trueloop.config import RolloutConfig
+from trueloop.config import RolloutConfig, RunConfig
 from trueloop.eval.passk import pass_at_k_ci
 from trueloop.policy import Policy
 from trueloop.rollout import sample
@@ -75,3 +75,12 @@ def evaluate(policy: Policy, task: Task, *, n_problems: int, k: int, rollout: Ro
     pk, lok, hik = pass_at_k_ci(counts, k, k)
     return EvalResult(task.name, task.difficulty, task.horizon, n_problems, k, p1, (lo1, hi1),
                       pk, (lok, hik), counts, dict(reasons), dict(flags), samples)
+
+
+def evaluate_run(policy: Policy, task: Task, cfg: RunConfig,
+                 n_problems: int | None = None) -> EvalResult:
+    """`evaluate` with a run's eval settings: its k and temperature, its seeds (so every call with
+    one config sees the same problems and sampling stream), `cfg.eval.n_problems` by default."""
+    rollout = replace(cfg.rollout, temperature=cfg.eval.temperature)
+    return evaluate(policy, task, n_problems=n_problems or cfg.eval.n_problems, k=cfg.eval.k,
+                    rollout=rollout, seed=cfg.seed, problem_seed=cfg.task.seed)

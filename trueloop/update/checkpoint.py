@@ -63,5 +63,11 @@ def latest_checkpoint(out: Path) -> Path | None:
     return link.resolve() if link.exists() else None
 
 
+def latest_step(out: Path) -> int:
+    """Step of the latest checkpoint (from its `step_<N>` name), or -1 when there is none."""
+    ckpt = latest_checkpoint(out)
+    return -1 if ckpt is None else int(ckpt.name.removeprefix("step_"))
+
+
 def load_trainer_state(ckpt: Path) -> dict[str, Any]:
     return torch.load(Path(ckpt) / "trainer_state.pt", weights_only=False)

@@ -10,7 +10,6 @@ position, and `metrics.jsonl` is cut back to the checkpoint's step.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import json
 import time
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from trueloop.types import verdict_metrics
 from trueloop.update.advantages import compute_advantages
 from trueloop.update.checkpoint import (
     latest_checkpoint,
+    latest_step,
     load_trainer_state,
     rng_state,
     save_checkpoint,
@@ -82,8 +82,7 @@ def train(cfg: RunConfig, out: str | Path, *, resume: bool = False,
             bar.update(metrics)
             if cfg.log.checkpoint_every and s.step % cfg.log.checkpoint_every == 0:
                 checkpoint(out, s)
-    last = latest_checkpoint(out)
-    if last is None or load_trainer_state(last)["step"] < s.step:
+    if latest_step(out) < s.step:
         checkpoint(out, s)
     log.close()
     return s.policy
@@ -92,11 +91,9 @@ def train(cfg: RunConfig, out: str | Path, *, resume: bool = False,
 def heldout_metrics(policy: Policy, task, cfg: RunConfig) -> dict[str, float]:
     """Quick held-out pass@1 during training (a quarter of the eval problems, same seeds each
     time, so the curve is a paired comparison across steps)."""
-    from trueloop.eval.evaluate import evaluate
+    from trueloop.eval.evaluate import evaluate_run
 
-    rollout = dataclasses.replace(cfg.rollout, temperature=cfg.eval.temperature)
-    r = evaluate(policy, task, n_problems=max(1, cfg.eval.n_problems // 4), k=cfg.eval.k,
-                 rollout=rollout, seed=cfg.seed, problem_seed=cfg.task.seed)
+    r = evaluate_run(policy, task, cfg, n_problems=max(1, cfg.eval.n_problems // 4))
     return {"eval/pass@1": r.pass1, "eval/pass@1_low": r.pass1_ci[0],
             "eval/pass@1_high": r.pass1_ci[1]}
 
