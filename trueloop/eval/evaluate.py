@@ -13,11 +13,12 @@ from typing import Any
 
 import torch
 
-from trueloop.config import RolloutConfig, RunConfig
+from trueloop.config import RolloutConfig, RunConfig, VerifyConfig
 from trueloop.eval.passk import pass_at_k_ci
 from trueloop.policy import Policy
 from trueloop.rollout import sample
 from trueloop.tasks.base import Task
+from trueloop.verify import verify_completions
 
 CHUNK_PROMPTS = 32
 # problems sampled per call to the sampler (bounds memory at large k)
@@ -47,7 +48,8 @@ class EvalResult:
 
 
 def evaluate(policy: Policy, task: Task, *, n_problems: int, k: int, rollout: RolloutConfig,
-             seed: int = 0, problem_seed: int = 0, keep_samples: int = 8) -> EvalResult:
+             seed: int = 0, problem_seed: int = 0, keep_samples: int = 8,
+             verify: VerifyConfig | None = None) -> EvalResult:
     """Sample k completions for each of the first `n_problems` test problems and score them."""
     problems = task.problems(n_problems, "test", problem_seed)
     generator = torch.Generator().manual_seed(seed)
@@ -61,7 +63,7 @@ def evaluate(policy: Policy, task: Task, *, n_problems: int, k: int, rollout: Ro
         chunk = problems[start:start + CHUNK_PROMPTS]
         batch = sample(policy, [p.prompt for p in chunk], cfg, group_size=k, generator=generator)
         owners = [p for p in chunk for _ in range(k)]
-        verdicts = task.verify_batch(owners, batch.texts)
+        verdicts = verify_completions(task, owners, batch.texts, verify or VerifyConfig())
         for i, p in enumerate(chunk):
             vs = verdicts[i * k:(i + 1) * k]
             counts.append(sum(v.correct for v in vs))
@@ -83,4 +85,5 @@ def evaluate_run(policy: Policy, task: Task, cfg: RunConfig,
     one config sees the same problems and sampling stream), `cfg.eval.n_problems` by default."""
     rollout = replace(cfg.rollout, temperature=cfg.eval.temperature)
     return evaluate(policy, task, n_problems=n_problems or cfg.eval.n_problems, k=cfg.eval.k,
-                    rollout=rollout, seed=cfg.seed, problem_seed=cfg.task.seed)
+                    rollout=rollout, seed=cfg.seed, problem_seed=cfg.task.seed,
+                    verify=cfg.verify)

@@ -17,9 +17,12 @@ import hashlib
 import random
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from trueloop.types import Message, Problem, Split, Verdict
+
+if TYPE_CHECKING:
+    from trueloop.config import VerifyConfig
 
 TEST_BUCKETS = 8
 # one problem content in TEST_BUCKETS goes to the test split
@@ -77,16 +80,20 @@ class Task(ABC):
     def draw(self, rng: random.Random) -> Draw:
         """Draw one problem at this task's difficulty/horizon from `rng`."""
 
-    def verify(self, problem: Problem, completion: str) -> Verdict:
-        """Default: strict math comparison of the completion's final answer with the gold."""
+    def verify(self, problem: Problem, completion: str,
+               cfg: VerifyConfig | None = None) -> Verdict:
+        """Default: strict math comparison of the completion's final answer with the gold, under
+        the run's `[verify]` settings (`VerifyConfig()` defaults when None)."""
         from trueloop.verify.math import verify_math
 
-        return verify_math(problem.answer, completion)
+        return verify_math(problem.answer, completion, cfg)
 
-    def verify_batch(self, problems: list[Problem], completions: list[str]) -> list[Verdict]:
+    def verify_batch(self, problems: list[Problem], completions: list[str],
+                     cfg: VerifyConfig | None = None) -> list[Verdict]:
         """Verify many completions; tasks with expensive checks (code) override this to run in
-        parallel. `problems[i]` is the problem of `completions[i]`."""
-        return [self.verify(p, c) for p, c in zip(problems, completions, strict=True)]
+        parallel. `problems[i]` is the problem of `completions[i]`. Training and evaluation call
+        this through `trueloop.verify.verify_completions`, the one seam that passes `[verify]`."""
+        return [self.verify(p, c, cfg) for p, c in zip(problems, completions, strict=True)]
 
     def solution(self, problem: Problem) -> str:
         """A worked solution for supervised pretraining (the prior); defaults to the oracle."""

@@ -18,10 +18,13 @@ import json
 import random
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trueloop.tasks.base import Draw, Task, split_of
 from trueloop.types import Problem, Verdict
+
+if TYPE_CHECKING:
+    from trueloop.config import VerifyConfig
 
 INSTRUCTION = ("Write the complete function in a single ```python code block. Use only the "
                "standard library; do not print anything or read input.")
@@ -65,16 +68,19 @@ class CodeTask(Task):
     def render(self, question: str) -> str:
         return f"{question}{INSTRUCTION}"
 
-    def verify(self, problem: Problem, completion: str) -> Verdict:
+    def verify(self, problem: Problem, completion: str,
+               cfg: VerifyConfig | None = None) -> Verdict:
         from trueloop.verify.code import verify_code
 
-        return verify_code(problem.truth, completion)
+        return verify_code(problem.truth, completion, cfg)
 
-    def verify_batch(self, problems: list[Problem], completions: list[str]) -> list[Verdict]:
+    def verify_batch(self, problems: list[Problem], completions: list[str],
+                     cfg: VerifyConfig | None = None) -> list[Verdict]:
         """All submissions at once, in parallel on the sandbox pool (one warm worker per core)."""
         from trueloop.verify.code import verify_batch
 
-        return verify_batch([(p.truth, c) for p, c in zip(problems, completions, strict=True)])
+        pairs = [(p.truth, c) for p, c in zip(problems, completions, strict=True)]
+        return verify_batch(pairs, cfg)
 
     def oracle(self, problem: Problem) -> str:
         return f"```python\n{problem.truth['reference']}```"

@@ -25,11 +25,14 @@ import random
 import re
 from collections import Counter
 from fractions import Fraction
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from trueloop.tasks.arithmetic import Node, random_tree, render
 from trueloop.tasks.base import Draw, Task
 from trueloop.types import Problem, Verdict
+
+if TYPE_CHECKING:
+    from trueloop.config import VerifyConfig
 
 MAX_EXPR_CHARS = 300
 MAX_DEPTH = 40
@@ -148,10 +151,11 @@ class Countdown(Task):
     def oracle(self, problem: Problem) -> str:
         return f"The answer is \\boxed{{{problem.truth['solution']} = {problem.truth['target']}}}."
 
-    def verify(self, problem: Problem, completion: str) -> Verdict:
+    def verify(self, problem: Problem, completion: str,
+               cfg: VerifyConfig | None = None) -> Verdict:
         from trueloop.verify.extract import extract_answer
 
-        ext = extract_answer(completion)
+        ext = extract_answer(completion)  # an expression answer: no last-number fallback
         flags = frozenset(ext.flags)
         if ext.answer is None:
             return Verdict(False, 0.0, ext.reason or "no_answer", flags)

@@ -22,6 +22,7 @@ from trueloop.reward import compute_reward
 from trueloop.rollout import RolloutBatch, concat_batches, sample
 from trueloop.tasks.base import Task
 from trueloop.types import Problem, Verdict
+from trueloop.verify import verify_completions
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ def _round(task: Task, policy: Policy, problems: list[Problem], cfg: RunConfig,
     t1 = time.perf_counter()
     g = cfg.rollout.group_size
     owners = [p for p in problems for _ in range(g)]
-    verdicts = task.verify_batch(owners, batch.texts)
+    verdicts = verify_completions(task, owners, batch.texts, cfg.verify)
     clock["time/sample"] += t1 - t0
     clock["time/verify"] += time.perf_counter() - t1
     scored = [compute_reward(v, finish_reason=f, num_tokens=int(n),
