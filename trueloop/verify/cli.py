@@ -4,6 +4,10 @@ Each kind names a batch function `verify_rows(rows: list[dict], config) -> list[
 returns, per input row, the fields to add (`correct`, `reward`, `reason`, ...). A row that is not a
 JSON object, or lacks a field, gets reason `bad_input` from that function and the run goes on.
 Rows stream in chunks, so 100k-row files run in constant memory with a live progress bar.
+Output never fails on text that UTF-8 cannot encode (a lone surrogate from a `\\ud800` escape
+in the input): such characters are written as backslash escapes, which JSON reads back. Input
+bytes that are not UTF-8 become U+FFFD. Rows whose gold cannot be read are summarised at the end
+(a count and a few examples), not logged one line each.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import logging
 import sys
 from collections import Counter
 from collections.abc import Iterator
@@ -23,6 +28,8 @@ ROW_VERIFIERS: dict[str, str] = {
     "code": "trueloop.verify.code:verify_rows",
 }
 CHUNK = 256
+GOLD_EXAMPLES = 5
+# unparseable golds quoted in the end-of-run summary
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -57,31 +64,79 @@ def run(args: argparse.Namespace) -> int:
     verify_rows = getattr(importlib.import_module(module), fn)
     cfg = VerifyConfig(last_number_fallback=args.last_number_fallback, timeout_s=args.timeout_s,
                        workers=args.workers, code_partial_credit=args.partial_credit)
-    src = sys.stdin if args.input == "-" else open(args.input, encoding="utf-8")
-    dst = sys.stdout if args.output == "-" else open(args.output, "w", encoding="utf-8")
-    total = None if args.input == "-" else sum(1 for line in open(args.input, "rb") if line.strip())
-    reasons: Counter[str] = Counter()
-    flags: Counter[str] = Counter()
-    n = correct = 0
+    if args.input == "-":
+        _reconfigure(sys.stdin, "replace")
+        src, total = sys.stdin, None
+    else:
+        src = open(args.input, encoding="utf-8", errors="replace")
+        total = sum(1 for line in open(args.input, "rb") if line.strip())
+    if args.output == "-":
+        _reconfigure(sys.stdout, "backslashreplace")
+        dst = sys.stdout
+    else:
+        dst = open(args.output, "w", encoding="utf-8", errors="backslashreplace")
+    summary = Summary()
     from rich.progress import Progress
 
-    with src, Progress(disable=args.no_progress, transient=True, console=_stderr()) as bar:
-        task = bar.add_task(f"verify {args.kind}", total=total)
-        for chunk in _chunks(read_rows(src)):
-            for inp, out in zip(chunk, verify_rows(chunk, cfg), strict=True):
-                merged = {**inp, **out} if isinstance(inp, dict) else {"input": inp, **out}
-                dst.write(json.dumps(merged, ensure_ascii=False) + "\n")
-                n += 1
-                correct += bool(out.get("correct"))
-                reasons[out.get("reason", "?")] += 1
-                flags.update(out.get("flags", []))
-            bar.advance(task, len(chunk))
-    if dst is not sys.stdout:
-        dst.close()
-    summary = {"rows": n, "correct": correct, "accuracy": correct / max(n, 1),
-               "reasons": dict(reasons), "flags": dict(flags)}
-    print(json.dumps(summary), file=sys.stderr)
+    quiet = _QuietGoldWarnings()
+    logging.getLogger("trueloop.verify.math").addFilter(quiet)
+    try:
+        with src, Progress(disable=args.no_progress, transient=True, console=_stderr()) as bar:
+            task = bar.add_task(f"verify {args.kind}", total=total)
+            for chunk in _chunks(read_rows(src)):
+                for inp, out in zip(chunk, verify_rows(chunk, cfg), strict=True):
+                    merged = {**inp, **out} if isinstance(inp, dict) else {"input": inp, **out}
+                    dst.write(json.dumps(merged, ensure_ascii=False) + "\n")
+                    summary.add(inp, out)
+                bar.advance(task, len(chunk))
+    finally:
+        logging.getLogger("trueloop.verify.math").removeFilter(quiet)
+        if dst is not sys.stdout:
+            dst.close()
+    summary.print()
     return 0
+
+
+class _QuietGoldWarnings(logging.Filter):
+    """Drops the per-gold warning of `verify/math.py`; the summary reports those rows instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("unparseable gold")
+
+
+class Summary:
+    """Counts over the output rows; unparseable golds get a count and a few examples."""
+
+    def __init__(self) -> None:
+        self.n = self.correct = 0
+        self.reasons: Counter[str] = Counter()
+        self.flags: Counter[str] = Counter()
+        self.bad_golds: dict[str, str] = {}
+        self.bad_gold_rows = 0
+
+    def add(self, inp: Any, out: dict) -> None:
+        self.n += 1
+        self.correct += bool(out.get("correct"))
+        self.reasons[out.get("reason", "?")] += 1
+        self.flags.update(out.get("flags", []))
+        if out.get("reason") == "unparseable_gold":
+            self.bad_gold_rows += 1
+            gold = str(inp.get("gold")) if isinstance(inp, dict) else "?"
+            if len(self.bad_golds) < 10_000:
+                self.bad_golds.setdefault(gold, str(out.get("details", {}).get("detail", "")))
+
+    def print(self) -> None:
+        if self.bad_gold_rows:
+            examples = list(self.bad_golds.items())[:GOLD_EXAMPLES]
+            print(f"warning: {self.bad_gold_rows} rows have a gold answer that cannot be read "
+                  f"({len(self.bad_golds)} distinct); no completion of theirs can be rewarded. "
+                  "Examples:", file=sys.stderr)
+            for gold, detail in examples:
+                print(f"  gold {ascii(gold[:120])}: {ascii(detail[:160])}", file=sys.stderr)
+        summary = {"rows": self.n, "correct": self.correct,
+                   "accuracy": self.correct / max(self.n, 1), "reasons": dict(self.reasons),
+                   "flags": dict(self.flags), "unparseable_gold_rows": self.bad_gold_rows}
+        print(json.dumps(summary), file=sys.stderr)
 
 
 def _chunks(rows: Iterator[Any]) -> Iterator[list[Any]]:
@@ -99,3 +154,8 @@ def _stderr():
     from rich.console import Console
 
     return Console(stderr=True)
+
+
+def _reconfigure(stream, errors: str) -> None:
+    if hasattr(stream, "reconfigure"):  # a plain TextIOWrapper; test captures may not be one
+        stream.reconfigure(errors=errors)

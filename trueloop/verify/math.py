@@ -28,6 +28,7 @@ import functools
 import itertools
 import logging
 import re
+import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 
@@ -36,7 +37,7 @@ from trueloop.types import Verdict
 from trueloop.verify import clean as clean_mod
 from trueloop.verify import numbers as numbers_mod
 from trueloop.verify.clean import clean, has_hedge
-from trueloop.verify.extract import Extraction, extract_answer
+from trueloop.verify.extract import HIDDEN_FLAG, Extraction, extract_answer, strip_hidden
 from trueloop.verify.numbers import Number, parse_number
 from trueloop.verify.timeout import TimedOut, pool
 
@@ -60,47 +61,69 @@ _TIMEOUT_DETAIL = {"time": "symbolic comparison exceeded {:g}s",
                    "died": "the sympy worker died"}
 _cache: dict[tuple[str, str], tuple[str, str]] = {}
 _warned: set[str] = set()
-_gold_ok: dict[str, bool] = {}
+_gold_err: dict[str, str | None] = {}
 
 
-def verify_math(gold: str | None, completion: str, config: VerifyConfig | None = None) -> Verdict:
-    """Verdict for one completion against a gold answer (see the module docstring)."""
+def verify_math(gold: str | None, completion: str | None = None,
+                config: VerifyConfig | None = None, *, answer: str | None = None) -> Verdict:
+    """Verdict for one completion against a gold answer (see the module docstring).
+
+    With `answer=` instead of `completion`, the text is an already extracted final answer: it is
+    compared whole (hidden characters are still removed and flagged, nothing is extracted)."""
     config = config or VerifyConfig()
-    ex = extract_answer(completion, last_number_fallback=config.last_number_fallback)
-    details: dict = {"hidden_chars": ex.hidden_chars} if ex.hidden_chars else {}
-    answer, reason, detail = _final_answer(gold, ex, config.timeout_s)
     if answer is not None:
-        reason, detail = judge(gold, answer, config.timeout_s)
+        ex = given_answer(answer)
+    else:
+        ex = extract_answer(completion or "", last_number_fallback=config.last_number_fallback)
+    details: dict = {"hidden_chars": ex.hidden_chars} if ex.hidden_chars else {}
+    final, reason, detail = _final_answer(gold, ex, config.timeout_s)
+    if final is not None:
+        reason, detail = judge(gold, final, config.timeout_s)
     if detail:
         details["detail"] = detail
-    if reason == "multiple_answers":
+    if reason == "multiple_answers" and ex.candidates:
         details["candidates"] = list(ex.candidates)[:8]
     ok = reason == "ok"
     return Verdict(correct=ok, reward=1.0 if ok else 0.0, reason=reason, flags=ex.flags,
-                   extracted=answer, details=details)
+                   extracted=final, details=details)
+
+
+def given_answer(answer: str) -> Extraction:
+    """An already extracted answer as an `Extraction`: hidden characters out, NFKC, no search."""
+    text, hidden = strip_hidden(answer)
+    flags = frozenset({HIDDEN_FLAG}) if hidden else frozenset()
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
+    text = text.strip()
+    return Extraction(text or None, (text,) if text else (), None if text else "no_answer",
+                      flags, hidden)
 
 
 def _final_answer(gold: str | None, ex: Extraction, timeout_s: float):
     """(answer, reason, detail): several boxes count as one answer only if all are equal."""
     if ex.reason is None:
         return ex.answer, "", ""
+    problem = gold_problem(gold, timeout_s)
+    if problem is not None:
+        return None, *_bad_gold(gold, problem)
     if ex.reason == "multiple_answers" and len(ex.candidates) <= 8 and all(
         _judge(ex.candidates[0], c, timeout_s)[0] == "ok" for c in ex.candidates[1:]
     ):
         return ex.candidates[0], "", ""
-    if gold is None or not _gold_is_valid(gold, timeout_s):
-        return None, *_bad_gold(gold)
     return None, ex.reason or "no_answer", ""
 
 
-def _gold_is_valid(gold: str, timeout_s: float) -> bool:
-    """Checked even when the completion has no answer: a broken gold must be loud every time."""
+def gold_problem(gold: str | None, timeout_s: float = VerifyConfig.timeout_s) -> str | None:
+    """None if the gold answer can be compared, else why not (checked even when the completion
+    has no answer: a broken gold must be loud on every verdict)."""
+    if gold is None:
+        return "gold answer is missing"
     g = clean(gold)
     if not g:
-        return False
+        return "gold answer is empty"
     if parse_number(g) is not None or _choice(g) is not None or _WORDS.match(g):
-        return True
-    return _gold_parses(g, timeout_s)
+        return None
+    return _gold_error(g, timeout_s)
 
 
 def answers_equal(gold: str, candidate: str, *, timeout_s: float = VerifyConfig.timeout_s) -> bool:
@@ -111,7 +134,7 @@ def answers_equal(gold: str, candidate: str, *, timeout_s: float = VerifyConfig.
 def judge(gold: str | None, candidate: str, timeout_s: float) -> tuple[str, str]:
     """(reason, detail) for an already extracted candidate answer."""
     if gold is None:
-        return _bad_gold(gold)
+        return _bad_gold(gold, "gold answer is missing")
     key = (gold, candidate)
     hit = _cache.get(key)
     if hit is None:
@@ -128,23 +151,23 @@ def judge(gold: str | None, candidate: str, timeout_s: float) -> tuple[str, str]
 def clear_caches() -> None:
     """Forget every cached parse and comparison (here and in the sympy worker): for benchmarks."""
     _cache.clear()
-    _gold_ok.clear()
+    _gold_err.clear()
     clean_mod.clear_cache()
     numbers_mod.clear_cache()
     pool().call("trueloop.verify.symbolic:clear_cache", (), 10.0)
 
 
-def _bad_gold(gold: str | None, detail: str = "") -> tuple[str, str]:
+def _bad_gold(gold: str | None, detail: str) -> tuple[str, str]:
     if gold not in _warned:
         _warned.add(str(gold))
         log.warning("unparseable gold answer %r (%s): no completion can be rewarded", gold, detail)
-    return "unparseable_gold", detail or "gold answer is empty"
+    return "unparseable_gold", f"gold answer cannot be read ({detail})"
 
 
 def _judge(gold: str, candidate: str, timeout_s: float) -> tuple[str, str]:
     if len(candidate) > MAX_ANSWER_LEN:
-        if not _gold_is_valid(gold, timeout_s):
-            return "unparseable_gold", "the grammar rejects the gold answer"
+        if (problem := gold_problem(gold, timeout_s)) is not None:
+            return "unparseable_gold", problem
         return "wrong", f"answer longer than {MAX_ANSWER_LEN} characters"
     g, c = clean(gold), clean(candidate)
     if not g:
@@ -158,7 +181,7 @@ def _judge(gold: str, candidate: str, timeout_s: float) -> tuple[str, str]:
         return _judge_number(number, _VAR_EQ.sub("", c))
     if _WORDS.match(g) and _MATH_WORDS.search(g) is None and len(g) > 2:
         return ("ok", "") if _words(g) == _words(c) else ("wrong", "text answer")
-    if g == c and _gold_parses(g, timeout_s):
+    if g == c and _gold_error(g, timeout_s) is None:
         return "ok", ""
     result = pool().call(SYMBOLIC, (g, c), timeout_s)
     if isinstance(result, TimedOut):
@@ -166,14 +189,14 @@ def _judge(gold: str, candidate: str, timeout_s: float) -> tuple[str, str]:
     return result
 
 
-def _gold_parses(gold: str, timeout_s: float) -> bool:
-    """Whether the grammar accepts the gold (cached), so that `g == c` may skip sympy."""
-    if gold not in _gold_ok:
+def _gold_error(gold: str, timeout_s: float) -> str | None:
+    """Why the grammar rejects the cleaned gold (cached), or None when it parses."""
+    if gold not in _gold_err:
         result = pool().call(GOLD_CHECK, (gold,), timeout_s)
         if isinstance(result, TimedOut):
-            return False
-        _gold_ok[gold] = result is None
-    return _gold_ok[gold]
+            return "parsing the gold answer timed out"
+        _gold_err[gold] = result
+    return _gold_err[gold]
 
 
 def _choice(text: str, with_text: bool = False) -> str | None:
@@ -230,10 +253,13 @@ def _verify_row(row, config: VerifyConfig) -> dict:
     if not isinstance(row, dict) or "_bad_line" in row:
         error = row.get("_error", "not a JSON object") if isinstance(row, dict) else "not an object"
         return _bad_input(error)
-    gold, completion = row.get("gold"), row.get("completion")
-    if not isinstance(gold, str) or not isinstance(completion, str):
-        return _bad_input("row needs string fields 'gold' and 'completion'")
-    v = verify_math(gold, completion, config)
+    gold, completion, answer = row.get("gold"), row.get("completion"), row.get("answer")
+    if not isinstance(gold, str):
+        return _bad_input("row needs a string field 'gold'")
+    if isinstance(completion, str) == isinstance(answer, str):
+        return _bad_input("row needs exactly one string field: 'completion' (model text, the "
+                          "answer is extracted) or 'answer' (an extracted answer, compared whole)")
+    v = verify_math(gold, completion, config, answer=answer)
     out = {"correct": v.correct, "reward": v.reward, "reason": v.reason,
            "flags": sorted(v.flags), "extracted": v.extracted}
     if v.details:
