@@ -11,6 +11,7 @@ import sys
 # modules that define `add_commands(subparsers)`; each subcommand sets `func(args) -> int`
 COMMAND_MODULES = (
     "trueloop.tasks.cli",
+    "trueloop.policy.cli",
     "trueloop.verify.cli",
     "trueloop.update.cli",
     "trueloop.eval.cli",
