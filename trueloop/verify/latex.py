@@ -21,131 +21,42 @@ Covered: hostile input cannot run code, recurse without bound (`MAX_DEPTH`), bui
 (`10^{10^{10}}`, `1000000!` are refused with `TooLarge`) or explode `\\pm` combinations.
 Not covered: wall-clock time of sympy on legal input (callers run this in `verify/timeout.py`).
 
-Length: about 510 lines, over the 400-line guide, because the grammar is one `_Parser` class whose
-methods call each other recursively; splitting it would scatter one grammar over several files.
+The values it builds, the tokenizer and the size guards live in `verify/latex_values.py`; the
+grammar itself stays one `_Parser` class here, since its methods call each other recursively.
 """
 
 from __future__ import annotations
 
-import math
-import re
-from dataclasses import dataclass
-
 import sympy
 
+from trueloop.verify.latex_values import (
+    _ATOM_START,
+    _CONSTS,
+    _FUNCS,
+    _MATRIX_ENVS,
+    _RELOPS,
+    MAX_DEPTH,
+    Bag,
+    Mat,
+    ParseError,
+    Rel,
+    Seq,
+    TooLarge,
+    Union,
+    _binomial,
+    _check_finite,
+    _combine,
+    _div,
+    _expr,
+    _factorial,
+    _name,
+    _pow,
+    _single,
+    tokenize,
+)
 from trueloop.verify.numbers import parse_number
 
-MAX_TOKENS = 600
-MAX_DEPTH = 60
-MAX_ALTERNATIVES = 8
-MAX_EXP = 1000
-MAX_DIGITS = 5000
-MAX_FACTORIAL = 500
-
-
-class ParseError(ValueError):
-    """The text is not an answer this grammar accepts."""
-
-
-class TooLarge(ParseError):
-    """The text denotes a number too large to build safely."""
-
-
-@dataclass(frozen=True)
-class Bag:
-    items: tuple  # unordered collection of values: a solution list or set
-    kinds: tuple = ()  # per item: numbers.Kind of a literal, "expr", or None (unknown)
-
-
-@dataclass(frozen=True)
-class Seq:
-    left: str
-    items: tuple
-    right: str  # tuple `(a, b)` or interval `[a, b)`: brackets matter
-    kinds: tuple = ()  # per item, as in Bag
-
-
-@dataclass(frozen=True)
-class Rel:
-    ops: tuple[str, ...]
-    terms: tuple  # a chain t0 op0 t1 op1 t2 ...
-
-
-@dataclass(frozen=True)
-class Union:
-    parts: tuple
-
-
-@dataclass(frozen=True)
-class Mat:
-    rows: tuple  # tuple of tuples of sympy expressions
-
-
-_TOKEN = re.compile(
-    r"\s*(\d+\.\d*|\.\d+|\d+|\\[A-Za-z]+|\\[{}|,;!\\]|\*\*|<=|>=|!=|"
-    r"(?:arcsin|arccos|arctan|sinh|cosh|tanh|sin|cos|tan|sec|csc|cot|log|ln|exp|sqrt|pi|inf|oo)"
-    r"(?![A-Za-z])|[A-Za-z]|[-+*/^_()\[\]{},;=<>!|&%'])"
-)
-_RELOPS = {"=": "=", "<": "<", ">": ">", "<=": "<=", ">=": ">=", "!=": "!=", r"\le": "<=",
-           r"\ge": ">=", r"\lt": "<", r"\gt": ">", r"\ne": "!=", r"\in": "in", r"\to": "->",
-           r"\approx": "~", r"\equiv": "=="}
-_FUNCS = {"sin": sympy.sin, "cos": sympy.cos, "tan": sympy.tan, "sec": sympy.sec,
-          "csc": sympy.csc, "cot": sympy.cot, "arcsin": sympy.asin, "arccos": sympy.acos,
-          "arctan": sympy.atan, "sinh": sympy.sinh, "cosh": sympy.cosh, "tanh": sympy.tanh,
-          "ln": sympy.log, "exp": sympy.exp, "log": sympy.log}
-_CONSTS = {"pi": sympy.pi, "infty": sympy.oo, "inf": sympy.oo, "oo": sympy.oo, "e": sympy.E,
-           "i": sympy.I, "emptyset": None, "varnothing": None}
-_MATRIX_ENVS = {"pmatrix", "bmatrix", "matrix", "Bmatrix", "array", "smallmatrix"}
-_ATOM_START = re.compile(r"\d|\.\d|[A-Za-z]|\\(?!cdot|times|div|pm|mp|cup|le|ge|lt|gt|ne|in|to"
-                         r"|approx|equiv|right|end|\}|\\|rfloor|rceil)|[({]")
-
-
-def tokenize(text: str) -> list[str]:
-    tokens: list[str] = []
-    pos, text = 0, text.strip()
-    while pos < len(text):
-        m = _TOKEN.match(text, pos)
-        if m is None:
-            if text[pos:].strip() == "":
-                break
-            raise ParseError(f"unexpected character {text[pos]!r}")
-        tokens.append(m.group(1))
-        pos = m.end()
-        if len(tokens) > MAX_TOKENS:
-            raise ParseError("too many tokens")
-    return tokens
-
-
-def _name(tok: str) -> str:
-    return tok[1:] if tok.startswith("\\") else tok
-
-
-def _check_power(base: sympy.Expr, exp: sympy.Expr) -> None:
-    if exp.is_Number and abs(exp) > MAX_EXP:
-        raise TooLarge("exponent too large")
-    if base.is_Rational and exp.is_Number and base != 0 and abs(base) != 1:
-        bits = max(abs(base.p).bit_length(), abs(base.q).bit_length())
-        if bits * math.log10(2) * float(abs(exp)) > MAX_DIGITS:
-            raise TooLarge("power too large")
-
-
-def _combine(a: tuple, b: tuple, op) -> tuple:
-    out = tuple(dict.fromkeys(op(x, y) for x in a for y in b))
-    if len(out) > MAX_ALTERNATIVES:
-        raise ParseError("too many alternatives")
-    return out
-
-
-def _pow(x, y):
-    _check_power(x, y)
-    return sympy.Pow(x, y)
-
-
-def _div(x, y):
-    if y == 0:
-        raise ParseError("division by zero")
-    return x / y
-
+__all__ = ["Bag", "Mat", "ParseError", "Rel", "Seq", "TooLarge", "Union", "parse_answer"]
 
 class _Parser:
     def __init__(self, text: str) -> None:
@@ -464,46 +375,9 @@ _GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "e
           "Lambda", "Xi", "Sigma", "Phi", "Psi", "Omega"}
 
 
-def _expr(value) -> tuple:
-    if not isinstance(value, tuple):
-        raise ParseError("a set, tuple or relation cannot be used inside an expression")
-    return value
-
-
-def _single(value) -> sympy.Expr:
-    xs = _expr(value)
-    if len(xs) != 1:
-        raise ParseError("\\pm inside a matrix entry")
-    return xs[0]
-
-
-def _factorial(x: sympy.Expr) -> sympy.Expr:
-    if x.is_Integer and (x < 0 or x > MAX_FACTORIAL):
-        raise TooLarge("factorial too large")
-    return sympy.factorial(x)
-
-
-def _binomial(n: sympy.Expr, k: sympy.Expr) -> sympy.Expr:
-    if n.is_Number and abs(n) > 20 * MAX_FACTORIAL:
-        raise TooLarge("binomial too large")
-    return sympy.binomial(n, k)
-
-
 def parse_answer(text: str):
     """Parse answer text into a sympy-backed value (see the module docstring), or raise
     `ParseError` / `TooLarge`. An expression comes back as a tuple of alternatives."""
     value = _Parser(text).answer()
     _check_finite(value)
     return value
-
-
-def _check_finite(value) -> None:
-    if isinstance(value, tuple):
-        for x in value:
-            if isinstance(x, sympy.Basic) and x.has(sympy.nan, sympy.zoo):
-                raise ParseError("undefined value")
-            if not isinstance(x, sympy.Basic):
-                _check_finite(x)
-    for field in ("items", "terms", "parts", "rows"):
-        for part in getattr(value, field, ()):
-            _check_finite(part)
