@@ -34,22 +34,27 @@ _UNITS = (
     "|dollars?|cents?|usd|euros?|degrees?|deg|radians?|rad|units?|sq|square|cubic|percent"
     "|people|students|apples|cookies|items|ways|times|points|marbles|books|pages|cups|boxes"
 )
-# short units (m, g, s, h, l, in, min, mi) only count as units after a space: `5m` may be 5*m
+# a bare one-letter "unit" (m, g, s, h, l) is a variable: `6 h` is 6h, `5 t^{2} + 3 t` a polynomial;
+# only `\text{h}` / `\mathrm{m}` mark it as a unit. Short words (in, min, mi) count after a space.
 _UNIT_AFTER_NUMBER = re.compile(
     rf"(?<=[\d}}%.)])\s*(?:{_UNITS})(?:\s*\^\s*\{{?\d\}}?)?(?![A-Za-z])"
-    rf"|(?<=[\d}}%.)])\s+(?:m|g|s|h|l|in|min|mi)(?:\s*\^\s*\{{?\d\}}?)?\s*$",
+    rf"|(?<=[\d}}%.)])\s+(?:in|min|mi)(?:\s*\^\s*\{{?\d\}}?)?\s*$",
     re.IGNORECASE,
 )
 _TEXT_UNIT = re.compile(rf"\\(?:text|mbox|mathrm)\s*\{{\s*(?:{_UNITS}|m|g|s|h|l|in|min|mi)"
                         rf"(?:\s+(?:{_UNITS}))?\s*\}}(?:\s*\^\s*\{{?\d\}}?)?", re.IGNORECASE)
 _TRAILING_WORDS = re.compile(r"(?<=[\d}%.])\s+[A-Za-z][A-Za-z ]{2,}$")
+_OVER = re.compile(r"\{([^{}]*)\\over(?![A-Za-z])([^{}]*)\}|^([^{}]*)\\over(?![A-Za-z])([^{}]*)$")
+# thousands groups: `12 345`, `12\,345`, `12,\!345`, `12 {, }345`, `12{,}345`, `12~345`
+_SEP = r"(?:\s*(?:\\,|\{\s*,\s*\}|,\\!|\\ |~)\s*| )"
+_THOUSANDS = re.compile(rf"(?<![\d.,])(\d{{1,3}})((?:{_SEP}\d{{3}})+)(?![\d]|\.\d|,\d)")
+_THOUSANDS_SEP = re.compile(_SEP)
 _SUBS = [
     (re.compile(r"\\[\[\]()]"), " "),
     (re.compile(r"\\(?:left|right|big|Big|bigg|Bigg)[lr]?(?![A-Za-z])\.?"), ""),
     (re.compile(r"\\(?:displaystyle|textstyle|limits|nolimits)(?![A-Za-z])|\\!"), ""),
-    (re.compile(r"(?<=\d)(?:\\,|\{,\}|\\ |~)(?=\d{3}(?!\d))"), ","),
     (re.compile(r"(?<!\\)\\[,;:> ]|\\q?quad(?![A-Za-z])|~"), " "),
-    (re.compile(r"\\[dt]frac(?![A-Za-z])"), r"\\frac"),
+    (re.compile(r"\\[dtc]frac(?![A-Za-z])"), r"\\frac"),
     (re.compile(r"\^\s*\{?\s*\\circ\s*\}?|\\circ|\\degree|\^\s*\{\s*o\s*\}"), ""),
     (re.compile(r"\\\$|\$|\\euro|\\pounds"), ""),
     (re.compile(r"\\%"), "%"),
@@ -83,8 +88,20 @@ def _clean_cached(text: str) -> str:
     return _clean(text)
 
 
+def _thousands(m: re.Match[str]) -> str:
+    return m.group(1) + _THOUSANDS_SEP.sub(",", m.group(2))
+
+
+def _over(m: re.Match[str]) -> str:
+    num, den = (m.group(1), m.group(2)) if m.group(1) is not None else (m.group(3), m.group(4))
+    return f"\\frac{{{num.strip()}}}{{{den.strip()}}}"
+
+
 def _clean(text: str) -> str:
     text = text.translate(_UNICODE)
+    if "\\over" in text:
+        text = _OVER.sub(_over, text)
+    text = _THOUSANDS.sub(_thousands, text)
     for pattern, repl in _SUBS:
         text = pattern.sub(repl, text)
     text = _unwrap_text(text)

@@ -37,6 +37,7 @@ from trueloop.verify.latex_values import (
     _RELOPS,
     MAX_DEPTH,
     Bag,
+    Diff,
     Mat,
     ParseError,
     Rel,
@@ -125,7 +126,10 @@ class _Parser:
         parts = [self.sum()]
         while self.accept(r"\cup"):
             parts.append(self.sum())
-        return Union(tuple(parts)) if len(parts) > 1 else parts[0]
+        value = Union(tuple(parts)) if len(parts) > 1 else parts[0]
+        if self.accept(r"\setminus", "\\backslash"):
+            return Diff(value, self.union())
+        return value
 
     def sum(self):
         self.enter()
@@ -200,11 +204,9 @@ class _Parser:
         if tok in ("(", "["):
             return self.brackets(tok)
         if tok == r"\{":
-            items, kinds = self.items_until(r"\}")
-            return Bag(items, kinds)
+            return self.braced_set(r"\}")
         if tok == "{":
-            self.i -= 1
-            return self.group()
+            return self.braced_set("}")
         if tok == "|":
             value = _expr(self.sum())
             self.expect("|")
@@ -219,6 +221,8 @@ class _Parser:
         if len(tok) > 400:
             raise TooLarge("number too long")
         value = sympy.Rational(tok)
+        if self.peek() == "_" and tok.isdigit():
+            return self.base_numeral(tok)
         if self.peek() == r"\overline" and "." in tok:
             self.next()
             rep = self.raw_group()
@@ -231,6 +235,15 @@ class _Parser:
             value += self.frac_value()  # mixed number 3\frac{1}{2} = 7/2
         return value
 
+    def base_numeral(self, digits: str) -> sympy.Expr:
+        """`1011_2`, `204_{5}`: the numeral's value in that base (2 to 10)."""
+        self.expect("_")
+        base = self.raw_group()
+        if not base.isdigit() or not 2 <= int(base) <= 10 or any(int(d) >= int(base)
+                                                                  for d in digits):
+            raise ParseError(f"bad base-{base} numeral")
+        return sympy.Integer(int(digits, int(base)))
+
     def _digit_frac_ahead(self) -> bool:
         toks = self.toks[self.i + 1 : self.i + 7]
         if toks[:1] == ["{"]:
@@ -238,11 +251,57 @@ class _Parser:
                 and toks[4].isdigit() and toks[5] == "}"
         return len(toks) >= 1 and toks[0].isdigit()
 
+    def braced_set(self, closer: str):
+        """`\\{1, 2\\}` and a bare `{2, 5}` are sets; `{x}` is a group; `\\{x \\mid x > 1\\}` is
+        its condition (set-builder notation, also with `|` or `:`)."""
+        self.enter()
+        start = self.i
+        first = self.item()
+        if self.accept(r"\mid", "|", ":") is not None:
+            if not (isinstance(first, tuple) and len(first) == 1 and first[0].is_Symbol):
+                raise ParseError("set-builder notation needs one variable before the bar")
+            cond = self.item()
+            self.expect(closer)
+            self.depth -= 1
+            return cond
+        self.i = start
+        items, kinds = self.items_until(closer)
+        self.depth -= 1
+        if closer == "}" and len(items) == 1:
+            return items[0]
+        if not items and closer == "}":
+            raise ParseError("empty group")
+        return Bag(items, kinds)
+
+    def big_operator(self, name: str):
+        """`\\sum_{k=a}^{b} body` / `\\prod`: evaluated for integer bounds a few thousand apart."""
+        self.expect("_")
+        self.expect("{")
+        var = self.next()
+        if not var.isalpha() or len(var) != 1:
+            raise ParseError(f"\\{name} needs a one-letter index")
+        self.expect("=")
+        low = _single(self.sum())
+        self.expect("}")
+        self.expect("^")
+        high = _single(_expr(self.power_arg()))
+        body = _expr(self.term())
+        fn = sympy.Sum if name == "sum" else sympy.Product
+        k = sympy.Symbol(var)
+        out = []
+        for x in body:
+            value = fn(x, (k, low, high))
+            if low.is_Integer and high.is_Integer and abs(high - low) <= 2000:
+                value = value.doit()
+            out.append(value)
+        return tuple(out)
+
     def brackets(self, left: str):
         items, kinds = self.items_until(")", "]")
         right = self.toks[self.i - 1]
-        if len(items) == 1 and (left + right) in ("()", "[]") and isinstance(items[0], tuple):
-            return items[0]
+        if len(items) == 1 and (left + right) in ("()", "[]") and isinstance(items[0],
+                                                                          (tuple, Mat)):
+            return items[0]  # a parenthesised value, or `\\left[\\begin{array}..\\right]`
         if not items:
             raise ParseError("empty brackets")
         return Seq(left, items, right, kinds)
@@ -277,10 +336,12 @@ class _Parser:
         return _expr(self.atom())
 
     def frac_value(self) -> sympy.Expr:
+        return _single(self.frac_values())
+
+    def frac_values(self) -> tuple:
+        """`\\frac{a \\pm b}{c}`: every alternative of the numerator over the denominator."""
         num, den = self.arg(), self.arg()
-        if len(num) != 1 or len(den) != 1:
-            raise ParseError("\\pm inside \\frac")
-        return _div(num[0], den[0])
+        return _combine(num, den, _div)
 
     def word(self, tok: str):
         if tok in _FUNCS:
@@ -313,7 +374,9 @@ class _Parser:
             value = _CONSTS[name]
             return Bag(()) if value is None else (value,)
         if name == "frac":
-            return (self.frac_value(),)
+            return self.frac_values()
+        if name in ("sum", "prod"):
+            return self.big_operator(name)
         if name == "sqrt":
             index = None
             if self.accept("["):
@@ -361,8 +424,10 @@ class _Parser:
                 break
             if sep != r"\\":
                 raise ParseError(f"unexpected {sep!r} in matrix")
-            if self.peek() == r"\end":
-                continue
+            if self.accept(r"\end"):  # a trailing `\\` before `\end{pmatrix}`
+                if self.raw_group() != env:
+                    raise ParseError("mismatched \\end")
+                break
         if len({len(r) for r in rows}) != 1:
             raise ParseError("ragged matrix")
         return Mat(tuple(rows))

@@ -57,6 +57,12 @@ class Union:
 
 
 @dataclass(frozen=True)
+class Diff:
+    left: object  # set difference `A \\setminus B`
+    right: object
+
+
+@dataclass(frozen=True)
 class Mat:
     rows: tuple  # tuple of tuples of sympy expressions
 
@@ -64,7 +70,7 @@ class Mat:
 _TOKEN = re.compile(
     r"\s*(\d+\.\d*|\.\d+|\d+|\\[A-Za-z]+|\\[{}|,;!\\]|\*\*|<=|>=|!=|"
     r"(?:arcsin|arccos|arctan|sinh|cosh|tanh|sin|cos|tan|sec|csc|cot|log|ln|exp|sqrt|pi|inf|oo)"
-    r"(?![A-Za-z])|[A-Za-z]|[-+*/^_()\[\]{},;=<>!|&%'])"
+    r"(?![A-Za-z])|[A-Za-z]|[-+*/^_()\[\]{},;:=<>!|&%'])"
 )
 _RELOPS = {"=": "=", "<": "<", ">": ">", "<=": "<=", ">=": ">=", "!=": "!=", r"\le": "<=",
            r"\ge": ">=", r"\lt": "<", r"\gt": ">", r"\ne": "!=", r"\in": "in", r"\to": "->",
@@ -77,7 +83,7 @@ _CONSTS = {"pi": sympy.pi, "infty": sympy.oo, "inf": sympy.oo, "oo": sympy.oo, "
            "i": sympy.I, "emptyset": None, "varnothing": None}
 _MATRIX_ENVS = {"pmatrix", "bmatrix", "matrix", "Bmatrix", "array", "smallmatrix"}
 _ATOM_START = re.compile(r"\d|\.\d|[A-Za-z]|\\(?!cdot|times|div|pm|mp|cup|le|ge|lt|gt|ne|in|to"
-                         r"|approx|equiv|right|end|\}|\\|rfloor|rceil)|[({]")
+                         r"|approx|equiv|right|end|\}|\\|rfloor|rceil|mid|setminus|backslash)|[({]")
 
 
 def tokenize(text: str) -> list[str]:
@@ -161,6 +167,9 @@ def _check_finite(value) -> None:
                 raise ParseError("undefined value")
             if not isinstance(x, sympy.Basic):
                 _check_finite(x)
+    if isinstance(value, Diff):
+        _check_finite(value.left)
+        _check_finite(value.right)
     for field in ("items", "terms", "parts", "rows"):
         for part in getattr(value, field, ()):
             _check_finite(part)

@@ -7,7 +7,8 @@ form: an integer gold needs an integer-valued numeral, never `3+4`, `5!` or `\\f
 Literals: integers with thousands separators (`1,000`, already normalised from `1{,}000` and
 `1\\,000`), decimals, repeating decimals (`0.\\overline{3}` = 1/3), scientific notation (`1.5e3`,
 `1.5 \\times 10^{3}`, exponent at most `MAX_EXP`), fractions (`a/b`, `\\frac{a}{b}`, `\\frac34`),
-mixed numbers (`3\\frac{1}{2}` = 7/2), and a trailing `%`.
+mixed numbers (`3\\frac{1}{2}` = 7/2), and a trailing `%`; one pair of parentheses or
+braces may wrap a literal or its sign (`(-4)`, `-(4)`, `{7}`).
 
 Covered: exactness (0.3333 is not 1/3, 12346 is not 12345); digit strings and exponents are capped,
 so `1e999999999` or a megabyte of digits is rejected instead of hanging the caller.
@@ -104,11 +105,16 @@ def _parse_number(text: str) -> Number | None:
     percent = text.endswith("%")
     text = text.rstrip("%").strip()
     sign = 1
-    while text[:1] in ("-", "+"):
-        sign = -sign if text[0] == "-" else sign
-        text = text[1:].lstrip()
-    if text.startswith("{") and text.endswith("}") and "{" not in text[1:-1]:
-        text = text[1:-1].strip()
+    for _ in range(3):  # `-(4)`, `(-4)`, `{-4}`, `(\\frac{2}{5})`: one wrapper per round
+        while text[:1] in ("-", "+"):
+            sign = -sign if text[0] == "-" else sign
+            text = text[1:].lstrip()
+        if len(text) > 1 and (text[0], text[-1]) in (("{", "}"), ("(", ")")) \
+                and text[0] not in text[1:-1] and text[-1] not in text[1:-1] \
+                and (text[0] == "{" or "," not in text):  # (1,234) is a pair, not 1234
+            text = text[1:-1].strip()
+        else:
+            break
     m = _UNSIGNED.match(text)
     parsed = _unsigned(m) if m else None
     if parsed is None:

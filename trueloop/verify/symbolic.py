@@ -25,7 +25,18 @@ from functools import lru_cache
 
 import sympy
 
-from trueloop.verify.latex import Bag, Mat, ParseError, Rel, Seq, TooLarge, Union, parse_answer
+from trueloop.verify.latex import (
+    Bag,
+    Diff,
+    Mat,
+    ParseError,
+    Rel,
+    Seq,
+    TooLarge,
+    Union,
+    parse_answer,
+)
+from trueloop.verify.math_sets import Binding, as_set, from_set, solve_inequality
 
 _POINTS = (sympy.Rational(37, 100), sympy.Rational(113, 70))
 _SYMPY_FAILURES = (TypeError, ValueError, AttributeError, NotImplementedError, RecursionError,
@@ -73,6 +84,9 @@ def canonical(v):
     if isinstance(v, tuple):
         return v if len(v) == 1 else Bag(tuple((x,) for x in v))
     if isinstance(v, Bag):
+        binding = Binding.of(v, canonical)
+        if binding is not None:
+            return binding
         kinds: dict = {}  # item -> kind of literal; a dict dedupes and keeps the order
         for item, kind in _with_kinds(v):
             item = canonical(item)
@@ -86,6 +100,14 @@ def canonical(v):
         return Seq(v.left, tuple(canonical(x) for x in v.items), v.right, v.kinds)
     if isinstance(v, Rel):
         return _relation(v)
+    if isinstance(v, Diff):
+        left, right = as_set(canonical(v.left)), as_set(canonical(v.right))
+        if left is None or right is None:
+            raise ParseError("set difference of values that are not sets")
+        diff = from_set(sympy.Complement(left, right))
+        if diff is None:
+            raise ParseError("a set difference that is not a union of intervals")
+        return diff
     return v
 
 
@@ -105,7 +127,7 @@ def _constant(term) -> bool:
 
 
 def _relation(r: Rel):
-    terms = tuple(canonical(t) if not isinstance(t, tuple) else t for t in r.terms)
+    terms = tuple(canonical(t) if not isinstance(t, tuple) or len(t) > 1 else t for t in r.terms)
     if r.ops == ("in",) and _lone_symbol(terms[0]):
         return terms[1]
     if len(r.ops) == 1 and r.ops[0] in _INEQ:
@@ -122,7 +144,8 @@ def _relation(r: Rel):
             and _lone_symbol(terms[1]) and _constant(terms[0]) and _constant(terms[2]):
         closed = r.ops[0] == "<="
         return Seq("[" if closed else "(", (terms[0], terms[2]), "]" if closed else ")")
-    return Rel(r.ops, terms)
+    solved = solve_inequality(r.ops, terms)
+    return Rel(r.ops, terms) if solved is None else solved
 
 
 def equal(g, c) -> bool:
@@ -134,10 +157,17 @@ def equal(g, c) -> bool:
         c = c.items[0]
     if isinstance(g, Bag) and len(g.items) == 1 and not isinstance(c, Bag):
         g = g.items[0]
+    if isinstance(g, Binding) or isinstance(c, Binding):
+        return Binding.equal(g, c, _item_equal)
+    if isinstance(g, Mat) != isinstance(c, Mat):
+        g, c = _column(g), _column(c)
     if type(g) is not type(c):
         return False
     if isinstance(g, tuple):
-        return expr_equal(g[0], c[0])
+        if len(g) == 1 and len(c) == 1:
+            return expr_equal(g[0], c[0])
+        return all(any(expr_equal(a, b) for b in c) for a in g) and all(
+            any(expr_equal(a, b) for a in g) for b in c)
     if isinstance(g, Bag):
         return _same_set(_with_kinds(g), _with_kinds(c))
     if isinstance(g, Union):
@@ -150,6 +180,14 @@ def equal(g, c) -> bool:
             expr_equal(a, b) for ra, rb in zip(g.rows, c.rows, strict=True)
             for a, b in zip(ra, rb, strict=True))
     return _relations_equal(g, c)
+
+
+def _column(v):
+    """A tuple `(1, 2, 3)` as the column vector it names (compared with a matrix gold)."""
+    if isinstance(v, Seq) and (v.left, v.right) == ("(", ")") and all(
+            isinstance(x, tuple) and len(x) == 1 for x in v.items):
+        return Mat(tuple((x[0],) for x in v.items))
+    return v
 
 
 def _same_shape(a: Mat, b: Mat) -> bool:
