@@ -150,7 +150,7 @@ STRUCTURES: list[Row] = [
     ("1, 2", box("2, 1, 1"), True, "ok"),
     ("1, 2", box("2,1"), True, "ok"),
     ("-2, 3", box("x=3, x=-2"), True, "ok"),
-    ("-2, 3", box("x = -2 \\text{ and } x = 3"), False, "wrong"),
+    ("-2, 3", box("x = -2 \\text{ and } x = 3"), True, "ok"),  # "and" joins a list
     ("(1,2)", box("(1,2)"), True, "ok"),
     ("(1,2)", box("(2,1)"), False, "wrong"),
     ("(1,2)", box("(1, 2)"), True, "ok"),

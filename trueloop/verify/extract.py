@@ -10,7 +10,8 @@ Order of operations (each step sees the output of the previous one):
    leading `...</think>` (chat templates that open the think block in the prompt).
 4. The final answer, by priority tier; within a tier all candidates must agree:
    `\\boxed{}` / `\\fbox{}` (brace-balanced, `\\boxed 5` too) > "Final Answer:" > GSM8K `####` >
-   "the answer is" / "Answer:" > (only when enabled) the last number in the text.
+   "the answer is" / "Answer:" > (only when enabled) the last number in the text. A statement
+   written as a sentence keeps what follows its last "is" ("The area of the garden is 56").
 
 Threat model. Covered: answers hidden in reasoning, several differing boxes or statements
 (answer spraying -> `multiple_answers`), empty boxes from an echoed instruction, hidden/format
@@ -44,6 +45,9 @@ _STATEMENTS = (
 # a statement's answer ends at a sentence end, or where prose resumes ("5, since ...")
 _SENTENCE_END = re.compile(r"(?<!\d)\.(?!\d)|\.(?=\s|$)|,\s+(?=[A-Za-z]{2})"
                            r"|\s+(?:because|since|as|which|where|so|for|when)\b", re.IGNORECASE)
+# "Final Answer: The area of the garden is 56." states 56; "The correct option is B)" states B)
+_SENTENCE_ANSWER = re.compile(r"^(?:[A-Za-z$][\w$\\{}'^]*\s+)+?(?:is|are|equals)\s+(?=\S)"
+                              r"(?!.*\bis\s)", re.IGNORECASE)
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?")
 
 
@@ -151,6 +155,7 @@ def statement_answers(text: str, pattern: re.Pattern[str]) -> list[str]:
         line = text[m.end() : m.end() + MAX_STATEMENT].split("\n", 1)[0]
         end = _SENTENCE_END.search(line)
         answer = (line[: end.start()] if end else line).lstrip(" \t*_:$").rstrip(" \t*_$.")
+        answer = _SENTENCE_ANSWER.sub("", answer, count=1).lstrip(" \t*_:$")
         if answer and not pattern.search(answer):  # "Final Answer: the final answer is 7"
             out.append(answer)
     return out

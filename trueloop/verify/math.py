@@ -35,6 +35,7 @@ from fractions import Fraction
 from trueloop.config import VerifyConfig
 from trueloop.types import Verdict
 from trueloop.verify import clean as clean_mod
+from trueloop.verify import math_forms as forms
 from trueloop.verify import numbers as numbers_mod
 from trueloop.verify.clean import clean, has_hedge
 from trueloop.verify.extract import HIDDEN_FLAG, Extraction, extract_answer, strip_hidden
@@ -118,12 +119,13 @@ def gold_problem(gold: str | None, timeout_s: float = VerifyConfig.timeout_s) ->
     has no answer: a broken gold must be loud on every verdict)."""
     if gold is None:
         return "gold answer is missing"
-    g = clean(gold)
+    g = forms.strip_label(clean(gold))
     if not g:
         return "gold answer is empty"
-    if parse_number(g) is not None or _choice(g) is not None or _WORDS.match(g):
+    if parse_number(g) is not None or _choice(g) is not None or _WORDS.match(g) \
+            or forms.is_form(g):
         return None
-    return _gold_error(g, timeout_s)
+    return _gold_error(forms.join_words(g) if forms.is_list(g) else g, timeout_s)
 
 
 def answers_equal(gold: str, candidate: str, *, timeout_s: float = VerifyConfig.timeout_s) -> bool:
@@ -169,10 +171,14 @@ def _judge(gold: str, candidate: str, timeout_s: float) -> tuple[str, str]:
         if (problem := gold_problem(gold, timeout_s)) is not None:
             return "unparseable_gold", problem
         return "wrong", f"answer longer than {MAX_ANSWER_LEN} characters"
-    g, c = clean(gold), clean(candidate)
+    g, c = forms.strip_label(clean(gold)), forms.strip_label(clean(candidate))
     if not g:
         return "unparseable_gold", "gold answer is empty"
-    if has_hedge(candidate) and not has_hedge(gold):
+    if (form := forms.judge_form(g, c)) is not None:
+        return form
+    if parse_number(g) is None and forms.is_list(g):
+        g, c = forms.join_words(g), forms.join_words(c)
+    elif has_hedge(candidate):
         return "multiple_answers", "the answer hedges between alternatives"
     choice = _choice(g)
     if choice is not None:
