@@ -355,5 +355,126 @@ GOLD_ERRORS: list[Row] = [
     ("\\sqrt{", box("1" * 100_000), False, "unparseable_gold"),
 ]
 
+# Issue 9 classes, each with fresh examples (false positives first).
+BINDINGS: list[Row] = [
+    ("p=3, q=8", box("p=8, q=3"), False, "wrong"),
+    ("p=3, q=8", box("q=8, p=3"), True, "ok"),
+    ("p=3, q=8", box("(3, 8)"), True, "ok"),
+    ("m=\\pm 5", box("m=5"), False, "wrong"),
+    ("m=\\pm 5", box("m=-5, m=5"), True, "ok"),
+    ("(4,-1)", box("u=4, v=-1"), True, "ok"),
+    ("(4,-1)", box("u=-1, v=4"), False, "wrong"),
+    ("\\pm 6", box("k=\\pm 6"), True, "ok"),
+    ("\\pm 6", box("k=6"), False, "wrong"),
+]
+
+VARIABLES_NOT_UNITS: list[Row] = [
+    ("7 s^{2} - 2 s", box("7"), False, "wrong"),
+    ("7 s^{2} - 2 s", box("7s^2-2s"), True, "ok"),
+    ("9 h", box("9"), False, "wrong"),
+    ("9 h", box("9h"), True, "ok"),
+    ("4 m", box("4"), False, "wrong"),
+    ("4 \\text{ m}", box("4"), True, "ok"),
+    ("3 \\mathrm{g}", box("3"), True, "ok"),
+    ("8 \\text{ kg}", box("8 kg"), True, "ok"),
+]
+
+GOLDS_THAT_PARSE: list[Row] = [
+    ("\\frac{5 \\pm \\sqrt{11}}{3}", box("\\frac{5+\\sqrt{11}}{3}, \\frac{5-\\sqrt{11}}{3}"),
+     True, "ok"),
+    ("\\frac{5 \\pm \\sqrt{11}}{3}", box("\\frac{5+\\sqrt{11}}{3}"), False, "wrong"),
+    ("\\sum_{j=1}^{6} j^2", box("91"), True, "ok"),
+    ("\\sum_{j=1}^{6} j^2", box("90"), False, "wrong"),
+    ("110_3", box("110_3"), True, "ok"),
+    ("110_3", box("110"), True, "ok"),
+    ("110_3", box("12"), False, "wrong"),
+    ("6:15", box("6:15"), True, "ok"),
+    ("6:15", box("6:51"), False, "wrong"),
+    ("3:5", box("3 : 5"), True, "ok"),
+    ("8:20 \\text{ p.m.}", box("8:20 PM"), True, "ok"),
+    ("\\begin{pmatrix} 4 \\\\ 0 \\\\ \\end{pmatrix}", box("\\begin{pmatrix}4\\\\0\\end{pmatrix}"),
+     True, "ok"),
+    ("2 \\text{ or } 9", box("9, 2"), True, "ok"),
+    ("2 \\text{ or } 9", box("2"), False, "wrong"),
+    ("y^{1500}", box("y^{1500}"), True, "ok"),
+    ("\\frac{1}{30!}", box("\\frac{1}{30!}"), True, "ok"),
+    ("\\frac{3^{2001}-1}{2}", box("\\frac{3^{2001}-1}{2}"), True, "ok"),
+    ("\\frac{3^{2001}-1}{2}", box("\\frac{3^{2001}+1}{2}"), False, "wrong"),
+]
+
+LABELS: list[Row] = [
+    ("(a,b)=(6,2)", box("(6,2)"), True, "ok"),
+    ("(a,b)=(6,2)", box("(2,6)"), False, "wrong"),
+    ("XY=11", box("11"), True, "ok"),
+    ("XY=11", box("12"), False, "wrong"),
+    ("g(t)=5t-1", box("5t-1"), True, "ok"),
+    ("g(t)=5t-1", box("g(t) = -1 + 5t"), True, "ok"),
+    ("|w|=13", box("13"), True, "ok"),
+    ("\\frac{AM}{MB}=\\frac{2}{3}", box("\\frac{2}{3}"), True, "ok"),
+    ("A_1:A_2=4:9", box("4:9"), True, "ok"),
+]
+
+NOTATIONS: list[Row] = [
+    ("\\frac{2}{7}", box("\\cfrac{2}{7}"), True, "ok"),
+    ("\\frac{3}{8}", box("\\left(\\frac{3}{8}\\right)"), True, "ok"),
+    ("\\frac{5}{6}", box("{5 \\over 6}"), True, "ok"),
+    ("\\frac{5}{6}", box("{6 \\over 5}"), False, "wrong"),
+    ("48213", box("48 213"), True, "ok"),
+    ("48213", box("48\\,213"), True, "ok"),
+    ("48213", box("48,\\!213"), True, "ok"),
+    ("48213", box("48 {, }213"), True, "ok"),
+    ("48213", box("48 214"), False, "wrong"),
+    ("65", box("65cm"), True, "ok"),
+    ("-9", box("(-9)"), True, "ok"),
+    ("-9", box("-(9)"), True, "ok"),
+    ("-9", box("(9)"), False, "wrong"),
+    ("1234", box("(1,234)"), False, "wrong"),
+]
+
+LISTS: list[Row] = [
+    ("3 \\text{ and } 11", box("3, 11"), True, "ok"),
+    ("3 \\text{ and } 11", box("3"), False, "wrong"),
+    ("x = 2 \\text{ or } x = 8", box("2, 8"), True, "ok"),
+    ("x = 2 \\text{ or } x = 8", box("x=8 \\text{ or } x=2"), True, "ok"),
+    ("x = 2 \\text{ or } x = 8", box("2, 7"), False, "wrong"),
+    ("12, 30, and 41", box("12, 30, 41"), True, "ok"),
+    ("\\{3, 7\\}", box("{3, 7}"), True, "ok"),
+    ("\\{3, 7\\}", box("{3, 8}"), False, "wrong"),
+    ("(5,-4)", box("x=5, y=-4"), True, "ok"),
+    ("(5,-4)", box("x=-4, y=5"), False, "wrong"),
+    ("\\pm 3", box("x=\\pm 3"), True, "ok"),
+    ("4, 9", box("4 \\text{ or } 9"), True, "ok"),
+    ("9", box("4 \\text{ or } 9"), False, "multiple_answers"),
+]
+
+INEQUALITIES: list[Row] = [
+    ("x < 4", box("-3x > -12"), True, "ok"),
+    ("x < 4", box("-3x < -12"), False, "wrong"),
+    ("(-\\infty, 4)", box("-3x > -12"), True, "ok"),
+    ("(2, 6]", box("3 < x + 1 \\le 7"), True, "ok"),
+    ("(2, 6]", box("3 \\le x + 1 \\le 7"), False, "wrong"),
+    ("(0, 5]", box("\\{t \\mid 0 < t \\le 5\\}"), True, "ok"),
+    ("(0, 5]", box("\\{t : 0 < t < 5\\}"), False, "wrong"),
+    ("(-\\infty,-1)\\cup(-1,\\infty)", box("\\mathbb{R} \\setminus \\{-1\\}"), True, "ok"),
+    ("(-\\infty,-1)\\cup(-1,\\infty)", box("x \\neq -1"), True, "ok"),
+    ("(-\\infty,-1)\\cup(-1,\\infty)", box("x \\neq 1"), False, "wrong"),
+    ("[-3, 3]", box("|x| \\le 3"), True, "ok"),
+    ("[-3, 3]", box("|x| < 3"), False, "wrong"),
+    ("(-\\infty,-2)\\cup(2,\\infty)", box("|x| > 2"), True, "ok"),
+]
+
+EXTRACTION_SENTENCES: list[Row] = [
+    ("84", "Final Answer: The perimeter of the field is 84.", True, "ok"),
+    ("84", "Final Answer: The perimeter of the field is 48.", False, "wrong"),
+    ("C", "Final Answer: The correct option is C)", True, "ok"),
+    ("C", "Final Answer: The correct option is D)", False, "wrong"),
+    ("\\begin{pmatrix}5&6\\\\7&8\\end{pmatrix}",
+     box("\\left[\\begin{array}{cc}5&6\\\\7&8\\end{array}\\right]"), True, "ok"),
+    ("\\begin{pmatrix}5\\\\-2\\\\1\\end{pmatrix}", box("(5, -2, 1)"), True, "ok"),
+    ("\\begin{pmatrix}5\\\\-2\\\\1\\end{pmatrix}", box("(5, 1, -2)"), False, "wrong"),
+]
+
 TABLE: list[Row] = (NUMBERS + UNEVALUATED + SYMBOLIC + STRUCTURES + EQUATIONS + ANNOTATIONS
-                    + CHOICES + EXTRACTION + ADVERSARIAL + GOLD_ERRORS)
+                    + CHOICES + EXTRACTION + ADVERSARIAL + GOLD_ERRORS + BINDINGS
+                    + VARIABLES_NOT_UNITS + GOLDS_THAT_PARSE + LABELS + NOTATIONS + LISTS
+                    + INEQUALITIES + EXTRACTION_SENTENCES)

@@ -130,6 +130,8 @@ def _relation(r: Rel):
     terms = tuple(canonical(t) if not isinstance(t, tuple) or len(t) > 1 else t for t in r.terms)
     if r.ops == ("in",) and _lone_symbol(terms[0]):
         return terms[1]
+    if r.ops == ("=",) and _lone_symbol(terms[0]) and isinstance(terms[1], Bag):
+        return terms[1]  # `x = \\pm 5` is the solution list {5, -5}
     if len(r.ops) == 1 and r.ops[0] in _INEQ:
         (a, b), op = terms, r.ops[0]
         if _lone_symbol(b) and _constant(a):
