@@ -410,6 +410,8 @@ LABELS: list[Row] = [
     ("g(t)=5t-1", box("5t-1"), True, "ok"),
     ("g(t)=5t-1", box("g(t) = -1 + 5t"), True, "ok"),
     ("|w|=13", box("13"), True, "ok"),
+    ("EF=3, GH=10", box("3, 10"), True, "ok"),
+    ("EF=3, GH=10", box("10, 3"), True, "ok"),  # labels dropped: an unordered list remains
     ("\\frac{AM}{MB}=\\frac{2}{3}", box("\\frac{2}{3}"), True, "ok"),
     ("A_1:A_2=4:9", box("4:9"), True, "ok"),
 ]
@@ -443,6 +445,13 @@ LISTS: list[Row] = [
     ("(5,-4)", box("x=5, y=-4"), True, "ok"),
     ("(5,-4)", box("x=-4, y=5"), False, "wrong"),
     ("\\pm 3", box("x=\\pm 3"), True, "ok"),
+    ("(3,4), (4,3)", "So \\boxed{(4,3)} and \\boxed{(3,4)}.", True, "ok"),
+    ("(3,4), (4,3)", "So \\boxed{(4,3)} and \\boxed{(3,5)}.", False, "wrong"),
+    ("2, 5", "\\boxed{2}, \\boxed{5}, \\boxed{6}", False, "wrong"),
+    ("5", "\\boxed{2}, \\boxed{5}", False, "multiple_answers"),
+    ("r = 4, s = \\frac{1}{3}", box("4, \\frac{1}{3}"), True, "ok"),
+    ("r = 4, s = \\frac{1}{3}", box("\\frac{1}{3}, 4"), False, "wrong"),
+    ("r = 4, s = 9", "\\boxed{r = 4} and \\boxed{s = 9}", True, "ok"),
     ("4, 9", box("4 \\text{ or } 9"), True, "ok"),
     ("9", box("4 \\text{ or } 9"), False, "multiple_answers"),
 ]

@@ -107,6 +107,9 @@ def _final_answer(gold: str | None, ex: Extraction, timeout_s: float):
     problem = gold_problem(gold, timeout_s)
     if problem is not None:
         return None, *_bad_gold(gold, problem)
+    if ex.reason == "multiple_answers" and len(ex.candidates) <= 16 and gold is not None \
+            and forms.is_list(forms.strip_label(clean(gold))):
+        return ", ".join(c.strip() for c in ex.candidates), "", ""  # one box per listed value
     if ex.reason == "multiple_answers" and len(ex.candidates) <= 8 and all(
         _judge(ex.candidates[0], c, timeout_s)[0] == "ok" for c in ex.candidates[1:]
     ):

@@ -34,7 +34,16 @@ _DIGITS = re.compile(r"^(\d+)(?:\s*_\s*\{?\s*(\d+)\s*\}?)?$")
 
 
 def strip_label(text: str) -> str:
-    return _LABEL.sub("", text, count=1) if "=" in text else text
+    """Drop a label, or the label of every item of a list (`AB=4, CD=5` is `4, 5`)."""
+    if "=" not in text:
+        return text
+    stripped = _LABEL.sub("", text, count=1)
+    if stripped != text or "," not in text:
+        return stripped
+    items = text.split(",")
+    if all(_LABEL.match(item.strip()) for item in items):
+        return ", ".join(_LABEL.sub("", item.strip(), count=1) for item in items)
+    return text
 
 
 def is_list(gold: str) -> bool:

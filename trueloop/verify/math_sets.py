@@ -7,7 +7,7 @@
 - Set differences (`\\mathbb{R} \\setminus \\{2\\}`) are computed with sympy sets.
 - Named assignments bind names to values: `a = 2, b = 7` is not `a = 7, b = 2`; a list of
   assignments to one name (`x = 1, x = 6`) stays a solution list. Assignments written in order
-  (`x = 3, y = -2`) equal the tuple `(3, -2)`.
+  (`x = 3, y = -2`) equal the tuple `(3, -2)` and the list `3, -2` written in that order.
 
 Covered: the false positive of reading `a=2, b=7` as the unordered values {2, 7}.
 Not covered: inequalities in several variables, or whose solution sympy cannot express as
@@ -55,8 +55,9 @@ class Binding:
             return all(item_equal((v, k), cmap[n])
                        for n, v, k in zip(g.names, g.values, g.kinds, strict=True))
         b, other = (g, c) if isinstance(g, Binding) else (c, g)
-        if not (isinstance(other, Seq) and (other.left, other.right) == ("(", ")")
-                and len(other.items) == len(b.values)):
+        ordered = isinstance(other, Bag) or (isinstance(other, Seq)
+                                             and (other.left, other.right) == ("(", ")"))
+        if not ordered or len(other.items) != len(b.values):
             return False
         pairs = zip(zip(b.values, b.kinds, strict=True),
                     zip(other.items, other.kinds or (None,) * len(other.items), strict=True),

@@ -74,7 +74,7 @@ def compare(gold: str, candidate: str) -> tuple[str, str]:
         return "wrong", f"candidate refused: {e}"
     except ParseError as e:
         return "wrong", f"candidate unparseable: {e}"
-    if not isinstance(g, Bag) and isinstance(c, Bag) and len(c.items) > 1:
+    if not isinstance(g, (Bag, Binding)) and isinstance(c, Bag) and len(c.items) > 1:
         return "multiple_answers", f"{len(c.items)} distinct values where one is expected"
     return ("ok", "") if equal(g, c) else ("wrong", "")
 
