@@ -78,13 +78,24 @@ class RolloutConfig:
     group_size: int = 8
     # G: completions sampled per problem
     max_new_tokens: int = 32
-    # completion length cap; a completion hitting it has finish reason "length"
+    # tokens per action (a single-turn completion is one action); an action hitting it ends the
+    # episode with stop reason "turn_length" (finish reason "length")
     temperature: float = 1.0
     top_p: float = 1.0
     top_k: int = 0
     # 0 disables top-k
     stop: tuple[str, ...] = ()
-    # extra stop strings (EOS always stops)
+    # extra stop strings (EOS always stops); they end an action, and are cut from its text
+    max_turns: int = 8
+    # multi-turn environments: actions per episode at most (stop reason "max_turns")
+    max_episode_tokens: int = 0
+    # sampled tokens per episode, summed over turns; 0 = max_new_tokens * max_turns
+    max_context: int = 0
+    # prompt + history + one full action must fit; 0 = the model's max_position_embeddings
+    episode_timeout_s: float = 0.0
+    # wall clock per episode, checked between turns; 0 = no limit
+    max_observation_chars: int = 2000
+    # longer observations are cut, with a visible marker
 
 
 @dataclass(frozen=True)
@@ -282,12 +293,9 @@ def load_config(
 
 
 def validate(cfg: RunConfig) -> None:
-    """Checks that need more than one field or a registry; raises ValueError with a fix."""
-    from trueloop.tasks import TASKS
-
-    if cfg.task.name not in TASKS:
-        raise ValueError(f"task.name {cfg.task.name!r} is not a registered task; "
-                         f"known: {sorted(TASKS)}.")
+    """Checks that need more than one field; raises ValueError with a fix. Names that index a
+    stage's registry (task.name) are checked by that stage (`tasks.task_from_config`), which the
+    commands call before step 0: config imports no stage."""
     checks = [
         (cfg.steps >= 1, f"steps must be >= 1; got {cfg.steps}."),
         (cfg.rollout.group_size >= 2,
@@ -295,6 +303,12 @@ def validate(cfg: RunConfig) -> None:
          f"{cfg.rollout.group_size}."),
         (cfg.rollout.prompts_per_step >= 1, "rollout.prompts_per_step must be >= 1."),
         (cfg.rollout.max_new_tokens >= 1, "rollout.max_new_tokens must be >= 1."),
+        (cfg.rollout.max_turns >= 1, f"rollout.max_turns must be >= 1; got "
+         f"{cfg.rollout.max_turns}."),
+        (min(cfg.rollout.max_episode_tokens, cfg.rollout.max_context) >= 0
+         and cfg.rollout.episode_timeout_s >= 0 and cfg.rollout.max_observation_chars >= 1,
+         "rollout.max_episode_tokens, max_context and episode_timeout_s must be >= 0 (0 = "
+         "default) and rollout.max_observation_chars >= 1."),
         (cfg.rollout.temperature > 0, "rollout.temperature must be > 0 (use a small value "
          "such as 0.01 for near-greedy sampling)."),
         (0 < cfg.rollout.top_p <= 1, f"rollout.top_p must be in (0, 1]; got {cfg.rollout.top_p}."),

@@ -74,6 +74,48 @@ class Completion:
 
 
 @dataclass(frozen=True)
+class Turn:
+    """One policy action and what the environment showed after it."""
+
+    action: str
+    # the action's text (cut before a stop string; special tokens dropped)
+    observation: str | None
+    # the next observation's text (None after the last action)
+
+
+STOP_REASONS = ("env_error", "done", "turn_length", "max_turns", "max_tokens", "context",
+                "timeout")
+# why an episode ended, first match wins (see trueloop.rollout.episodes)
+
+
+@dataclass(frozen=True)
+class Episode:
+    """What happened in one episode: its turns, why it ended, tool use, and (once verified) the
+    verdict. Token-level data stays in the rollout batch."""
+
+    problem_id: str
+    turns: tuple[Turn, ...]
+    stop_reason: str
+    # one of STOP_REASONS
+    action_tokens: int
+    # tokens the policy sampled (the episode's action_mask sum)
+    observation_tokens: int
+    # tokens the environment and the chat template added after the prompt
+    tool_calls: dict[str, int] = field(default_factory=dict)
+    # calls per tool name
+    tool_errors: dict[str, int] = field(default_factory=dict)
+    # failed calls per tool name (malformed, unknown, raised, timed out)
+    error: str | None = None
+    # what the environment raised, for env_error
+    verdict: Verdict | None = None
+
+    @property
+    def completion(self) -> str:
+        """The last action's text: the completion of a single-turn episode."""
+        return self.turns[-1].action if self.turns else ""
+
+
+@dataclass(frozen=True)
 class Verdict:
     """What a verifier concluded about one completion. Model output never raises; it gets a reason.
 

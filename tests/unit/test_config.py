@@ -39,7 +39,6 @@ def test_config_is_frozen():
         (["--rollout.group_size", "1"], "group_size must be >= 2"),
         (["--rollout.temperature", "0"], "temperature must be > 0"),
         (["--steps", "1.5"], "steps must be int"),
-        (["--task.name", "nope"], "is not a registered task"),
         (["--update.minibatches", "3"], "minibatches must divide"),
         (["--log.progress", "maybe"], "log.progress must be bool"),
     ],
@@ -60,3 +59,11 @@ def test_malformed_toml_names_the_file(tmp_path):
 def test_override_without_value_is_an_error():
     with pytest.raises(ValueError, match="has no value"):
         parse_overrides(["--update.lr"])
+
+
+def test_unknown_task_is_refused_by_the_task_registry_before_step_0():
+    from trueloop.tasks import task_from_config
+
+    cfg = load_config(overrides=["--task.name", "nope"])  # config itself imports no stage
+    with pytest.raises(ValueError, match="unknown task 'nope'; known tasks"):
+        task_from_config(cfg.task)

@@ -1,8 +1,9 @@
 """Held-out evaluation: k samples per test problem -> unbiased pass@1 / pass@k with 95% CIs.
 
-Reuses the training stack (tasks, rollout, verifiers), so what is evaluated is exactly what is
-trained. The sampling generator is seeded from `seed` alone, so two policies evaluated with the same
-seed see the same problems and the same random stream (a paired comparison).
+Reuses the training stack (`rollout.play`: the same episodes and verifiers), so what is evaluated
+is exactly what is trained. The sampling generator is seeded from `seed` alone, so two policies
+evaluated with the same seed see the same problems and the same random stream (a paired
+comparison).
 """
 
 from __future__ import annotations
@@ -16,9 +17,8 @@ import torch
 from trueloop.config import RolloutConfig, RunConfig, VerifyConfig
 from trueloop.eval.passk import pass_at_k_ci
 from trueloop.policy import Policy
-from trueloop.rollout import sample
+from trueloop.rollout import play
 from trueloop.tasks.base import Task
-from trueloop.verify import verify_completions
 
 CHUNK_PROMPTS = 32
 # problems sampled per call to the sampler (bounds memory at large k)
@@ -61,9 +61,9 @@ def evaluate(policy: Policy, task: Task, *, n_problems: int, k: int, rollout: Ro
     policy.model.eval()
     for start in range(0, n_problems, CHUNK_PROMPTS):
         chunk = problems[start:start + CHUNK_PROMPTS]
-        batch = sample(policy, [p.prompt for p in chunk], cfg, group_size=k, generator=generator)
-        owners = [p for p in chunk for _ in range(k)]
-        verdicts = verify_completions(task, owners, batch.texts, verify or VerifyConfig())
+        played = play(task, policy, chunk, cfg, verify or VerifyConfig(), group_size=k,
+                      generator=generator)
+        batch, verdicts = played.batch, played.verdicts
         for i, p in enumerate(chunk):
             vs = verdicts[i * k:(i + 1) * k]
             counts.append(sum(v.correct for v in vs))

@@ -26,10 +26,10 @@ import torch.nn.functional as F
 
 from trueloop.config import PolicyConfig, PriorConfig
 from trueloop.policy import Policy, load_policy
+from trueloop.progress import progress_bar
 from trueloop.tasks import make_cell
 from trueloop.tasks.base import Task
 from trueloop.types import Problem
-from trueloop.update.progress import progress_bar
 
 
 def cache_dir() -> Path:

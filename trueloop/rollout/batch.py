@@ -1,7 +1,20 @@
-"""`RolloutBatch`: the token-level record of one sampling call, handed to verify and update.
+"""`RolloutBatch`: the token-level record of a batch of episodes, handed to verify and update.
+
+One row per episode, `[left-padded prompt (P columns) | right-padded episode (T columns)]`: the
+episode part holds every token after the prompt in order, the policy's sampled actions and the
+observations/scaffolding between them. Three masks say what each token is:
+
+    attention_mask  1 on every real token (prompt, actions, observations), 0 on padding
+    action_mask     1 exactly on tokens the policy sampled (each turn's ending token included)
+    turn_index      the turn a token belongs to (0, 1, ...; an observation carries the number of
+                    the turn it follows), -1 on the prompt and on padding
+
+Every loss, KL, entropy and metric reduction uses `action_mask`; the model attends over
+`attention_mask`. A single-turn episode is one action: `action_mask == attention_mask` on the
+episode columns.
 
 Legend: N rows = prompts x G, grouped contiguously (rows g*G .. g*G+G-1 share prompt g);
-P prompt width (left-padded), T completion width (right-padded).
+L = P + T columns.
 """
 
 from __future__ import annotations
@@ -11,79 +24,102 @@ from dataclasses import dataclass, replace
 import torch
 import torch.nn.functional as F
 
+from trueloop.types import Episode
+
+TENSORS = ("input_ids", "attention_mask", "action_mask", "logprobs", "turn_index")
+
 
 @dataclass(frozen=True)
 class RolloutBatch:
-    prompt_ids: torch.Tensor
-    # (N, P) left-padded with pad_id
-    prompt_mask: torch.Tensor
-    # (N, P) 1 for real prompt tokens
-    completion_ids: torch.Tensor
-    # (N, T) right-padded with pad_id
-    completion_mask: torch.Tensor
-    # (N, T) 1 for generated tokens up to and including EOS / the token completing a stop string
+    input_ids: torch.Tensor
+    # (N, L) token ids; pad_id on padding
+    attention_mask: torch.Tensor
+    # (N, L) 1 on real tokens
+    action_mask: torch.Tensor
+    # (N, L) 1 on policy-sampled tokens
     logprobs: torch.Tensor
-    # (N, T) fp32 log-prob of each sampled token under softmax(logits / temperature), i.e. the
-    # temperature-scaled distribution *before* top-k/top-p truncation; equals what
-    # `token_logprobs(model, batch, temperature=T)` recomputes. 0 where completion_mask is 0.
-    texts: list[str]
-    # decoded completions without EOS/pad; a stop string and anything after it is cut off
-    finish_reasons: list[str]
-    # "stop" (EOS or stop string) | "length" (hit max_new_tokens)
+    # (N, L) fp32 log-prob of each sampled token under softmax(logits / temperature), recorded at
+    # sampling time *before* top-k/top-p truncation; equals what `token_logprobs(model, batch,
+    # temperature=T)` recomputes. 0 where action_mask is 0.
+    turn_index: torch.Tensor
+    # (N, L) turn of each episode token; -1 on prompt and padding
+    prompt_width: int
+    # P: the first P columns are the (left-padded) prompt
+    episodes: list[Episode]
+    # (N,) what happened in each episode (turns, stop reason, tools, verdict once verified)
     group_size: int
     pad_id: int = 0
-    # the id used for padding both prompt and completion tensors
 
     def __len__(self) -> int:
-        return self.completion_ids.shape[0]
+        return self.input_ids.shape[0]
+
+    @property
+    def texts(self) -> list[str]:
+        """Each episode's last action (the completion of a single-turn episode)."""
+        return [e.completion for e in self.episodes]
+
+    @property
+    def finish_reasons(self) -> list[str]:
+        """"stop" for an episode that ended by itself (`done`), "length" for one cut short."""
+        return ["stop" if e.stop_reason == "done" else "length" for e in self.episodes]
+
+    @property
+    def prompt_ids(self) -> torch.Tensor:
+        return self.input_ids[:, : self.prompt_width]  # (N, P)
+
+    @property
+    def prompt_mask(self) -> torch.Tensor:
+        return self.attention_mask[:, : self.prompt_width]  # (N, P)
+
+    @property
+    def episode_ids(self) -> torch.Tensor:
+        return self.input_ids[:, self.prompt_width:]  # (N, T)
+
+    def action_counts(self) -> torch.Tensor:
+        return self.action_mask.sum(1)  # (N,) sampled tokens per episode
 
     def select(self, rows: slice | list[int] | torch.Tensor) -> RolloutBatch:
         """The rows `rows` (a slice keeps group structure when it is aligned to group_size)."""
         idx = range(len(self))[rows] if isinstance(rows, slice) else rows
         idx_list = [int(i) for i in idx]
-        index = torch.tensor(idx_list, dtype=torch.long, device=self.prompt_ids.device)
-        return replace(
-            self,
-            prompt_ids=self.prompt_ids[index],
-            prompt_mask=self.prompt_mask[index],
-            completion_ids=self.completion_ids[index],
-            completion_mask=self.completion_mask[index],
-            logprobs=self.logprobs[index],
-            texts=[self.texts[i] for i in idx_list],
-            finish_reasons=[self.finish_reasons[i] for i in idx_list],
-        )
+        index = torch.tensor(idx_list, dtype=torch.long, device=self.input_ids.device)
+        return replace(self, episodes=[self.episodes[i] for i in idx_list],
+                       **{k: getattr(self, k)[index] for k in TENSORS})
 
     def to(self, device: torch.device | str) -> RolloutBatch:
-        tensors = ("prompt_ids", "prompt_mask", "completion_ids", "completion_mask", "logprobs")
-        return replace(self, **{k: getattr(self, k).to(device) for k in tensors})
+        return replace(self, **{k: getattr(self, k).to(device) for k in TENSORS})
+
+    def with_episodes(self, episodes: list[Episode]) -> RolloutBatch:
+        if len(episodes) != len(self):
+            raise ValueError(f"with_episodes needs {len(self)} episodes; got {len(episodes)}.")
+        return replace(self, episodes=list(episodes))
 
 
-def _pad_to(x: torch.Tensor, width: int, value: float, left: bool) -> torch.Tensor:
-    extra = width - x.shape[1]
-    return F.pad(x, (extra, 0) if left else (0, extra), value=value)
+PAD_VALUES = {"input_ids": None, "attention_mask": 0, "action_mask": 0, "logprobs": 0.0,
+              "turn_index": -1}
+
+
+def _repad(x: torch.Tensor, p_from: int, p_to: int, t_to: int, value: float) -> torch.Tensor:
+    """Re-pad a (N, P+T) tensor to (N, p_to + t_to): prompt on the left, episode on the right."""
+    prompt, rest = x[:, :p_from], x[:, p_from:]
+    return torch.cat([F.pad(prompt, (p_to - p_from, 0), value=value),
+                      F.pad(rest, (0, t_to - rest.shape[1]), value=value)], dim=1)
 
 
 def concat_batches(batches: list[RolloutBatch]) -> RolloutBatch:
-    """Stack batches row-wise, re-padding prompts on the left and completions on the right."""
+    """Stack batches row-wise, re-padding prompts on the left and episodes on the right."""
     if not batches:
         raise ValueError("concat_batches needs at least one batch; got an empty list.")
     if len({b.group_size for b in batches}) != 1 or len({b.pad_id for b in batches}) != 1:
         raise ValueError("concat_batches needs batches with one group_size and one pad_id.")
-    p = max(b.prompt_ids.shape[1] for b in batches)
-    t = max(b.completion_ids.shape[1] for b in batches)
+    p = max(b.prompt_width for b in batches)
+    t = max(b.input_ids.shape[1] - b.prompt_width for b in batches)
     pad = batches[0].pad_id
 
-    def cat(name: str, width: int, value: float, left: bool) -> torch.Tensor:
-        return torch.cat([_pad_to(getattr(b, name), width, value, left) for b in batches])
+    def cat(name: str) -> torch.Tensor:
+        value = pad if PAD_VALUES[name] is None else PAD_VALUES[name]
+        return torch.cat([_repad(getattr(b, name), b.prompt_width, p, t, value) for b in batches])
 
-    return RolloutBatch(
-        prompt_ids=cat("prompt_ids", p, pad, True),
-        prompt_mask=cat("prompt_mask", p, 0, True),
-        completion_ids=cat("completion_ids", t, pad, False),
-        completion_mask=cat("completion_mask", t, 0, False),
-        logprobs=cat("logprobs", t, 0.0, False),
-        texts=[s for b in batches for s in b.texts],
-        finish_reasons=[f for b in batches for f in b.finish_reasons],
-        group_size=batches[0].group_size,
-        pad_id=pad,
-    )
+    return RolloutBatch(**{k: cat(k) for k in TENSORS}, prompt_width=p,
+                        episodes=[e for b in batches for e in b.episodes],
+                        group_size=batches[0].group_size, pad_id=pad)

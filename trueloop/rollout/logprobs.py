@@ -1,15 +1,16 @@
-"""Per-token log-probabilities and entropies of completions under a model: one full forward pass.
+"""Per-token log-probabilities and entropies of episodes under a model: one full forward pass.
 
-Used by the update (new and reference log-probs, with gradients when enabled) and by the test that
-checks the sampler's recorded log-probs. Prompt and completion are concatenated as
-`[left-padded prompt | right-padded completion]`; the attention mask drops pads and position ids
-count real tokens only, so each row sees exactly what the KV-cached sampler saw.
+Used by the update (new and reference log-probs, with gradients when enabled) and by the tests that
+check the sampler's recorded log-probs. A row is `[left-padded prompt | right-padded episode]`
+(actions and observations in order, see `RolloutBatch`); the attention mask drops pads (and a
+multi-turn row has no holes once assembled) and position ids count real tokens only, so each
+action token sees exactly what the KV-cached sampler saw when it drew it.
 
     logp[n, t] = log softmax(z[n, P-1+t] / tau)[c[n, t]]
     H[n, t]    = -sum_v p_v log p_v   over the same temperature-scaled distribution
 
-Legend: N rows, P prompt width, T completion width, V vocab, z logits, c completion ids,
-tau temperature. Only the T positions that predict completion tokens go through the LM head
+Legend: N rows, P prompt width, T episode width, V vocab, z logits, c episode ids,
+tau temperature. Only the T positions that predict episode tokens go through the LM head
 (`logits_to_keep`), and the (N, T, V) softmax work is done in row chunks to bound fp32 memory.
 """
 
@@ -72,47 +73,30 @@ def _grouped_logits(model, ids: torch.Tensor, mask: torch.Tensor, p: int, g: int
     return torch.cat([first, rest.logits], dim=1)  # (N, T, V)
 
 
-def token_logprobs(
-    model: torch.nn.Module,
-    batch: RolloutBatch | torch.Tensor,
-    prompt_mask: torch.Tensor | None = None,
-    completion_ids: torch.Tensor | None = None,
-    completion_mask: torch.Tensor | None = None,
-    *,
-    temperature: float = 1.0,
-    group_size: int = 1,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """`token_logprobs(model, batch)` or `token_logprobs(model, prompt_ids, prompt_mask,
-    completion_ids, completion_mask)` -> (logp, entropy), both (N, T) fp32, 0 where masked.
+def token_logprobs(model: torch.nn.Module, batch: RolloutBatch, *,
+                   temperature: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """(logp, entropy) of every episode token, both (N, T) fp32 over the batch's episode columns
+    (columns P.. of `batch.input_ids`), 0 where `action_mask` is 0: only the policy's own tokens
+    carry log-probs; observations and scaffolding are context, never targets.
 
-    Rows in groups of identical prompts (`batch.group_size`, or `group_size` with tensors) run each
-    prompt once. Gradients flow when the caller has them enabled; wrap in `torch.no_grad()`
-    otherwise.
+    Rows in groups of identical prompts (`batch.group_size`) run each prompt once. Gradients flow
+    when the caller has them enabled; wrap in `torch.no_grad()` otherwise.
     """
-    if isinstance(batch, RolloutBatch):
-        prompt_ids, prompt_mask = batch.prompt_ids, batch.prompt_mask
-        completion_ids, completion_mask = batch.completion_ids, batch.completion_mask
-    else:
-        prompt_ids = batch
-        if prompt_mask is None or completion_ids is None or completion_mask is None:
-            raise ValueError("token_logprobs with tensors needs prompt_ids, prompt_mask, "
-                             "completion_ids and completion_mask.")
     device = next(model.parameters()).device
-    t = completion_ids.shape[1]
-    g = batch.group_size if isinstance(batch, RolloutBatch) else group_size
-    ids = torch.cat([prompt_ids, completion_ids], dim=1).to(device)  # (N, P+T)
-    mask = torch.cat([prompt_mask, completion_mask], dim=1).to(device)  # (N, P+T)
-    if shares_prompts(prompt_ids, g):
-        logits = _grouped_logits(model, ids, mask, prompt_ids.shape[1], g)  # (N, T, V)
+    p = batch.prompt_width
+    ids, mask = batch.input_ids.to(device), batch.attention_mask.to(device)  # (N, P+T)
+    t = ids.shape[1] - p
+    if shares_prompts(ids[:, :p], batch.group_size):
+        logits = _grouped_logits(model, ids, mask, p, batch.group_size)  # (N, T, V)
     else:
         out = model(input_ids=ids, attention_mask=mask, position_ids=position_ids(mask),
                     use_cache=False, logits_to_keep=t + 1)
         logits = out.logits[:, :-1]  # (N, T, V): position P-1+t predicts token t
-    targets = completion_ids.to(device)
+    targets = ids[:, p:]
     rows = max(1, LOGIT_CHUNK_ELEMS // max(1, t * logits.shape[-1]))
     parts = [_logp_entropy(logits[i:i + rows], targets[i:i + rows], temperature)
              for i in range(0, ids.shape[0], rows)]
-    logp = torch.cat([p for p, _ in parts])  # (N, T)
+    logp = torch.cat([p_ for p_, _ in parts])  # (N, T)
     entropy = torch.cat([e for _, e in parts])  # (N, T)
-    keep = completion_mask.to(device).bool()
+    keep = batch.action_mask[:, p:].to(device).bool()
     return logp.masked_fill(~keep, 0.0), entropy.masked_fill(~keep, 0.0)

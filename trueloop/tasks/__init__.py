@@ -1,4 +1,6 @@
-"""Task registry: name -> Task class. Add a task by writing `tasks/<name>.py` and one line here."""
+"""Task registry: name -> Task class. Add a task by writing `tasks/<name>.py` and one line here,
+or, from a user's own code, `register("my_env", MyTask)` (then `[task] name = "my_env"` trains it
+with `trueloop train`; see docs/envs.md)."""
 
 from __future__ import annotations
 
@@ -26,6 +28,17 @@ TASKS: dict[str, type[Task]] = {
     "math": MathDataset,
 }
 TASKS["code"] = CodeTask
+
+
+def register(name: str, task_class: type[Task], *, replace: bool = False) -> None:
+    """Add a user's task or environment to the registry under `name`."""
+    if not (isinstance(task_class, type) and issubclass(task_class, Task)):
+        raise ValueError(f"register({name!r}, ...) needs a Task subclass; got {task_class!r}.")
+    if name in TASKS and TASKS[name] is not task_class and not replace:
+        raise ValueError(f"task {name!r} is already registered ({TASKS[name].__name__}); pass "
+                         f"replace=True to override it.")
+    task_class.name = name
+    TASKS[name] = task_class
 
 
 def make_task(name: str, **options) -> Task:

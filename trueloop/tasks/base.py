@@ -8,7 +8,9 @@ redraws until the content lands in the split it was asked for. The same content 
 never appear in both splits, whatever the seeds; `tests/unit/test_tasks.py` checks it on 100k items.
 
 How to add a task: subclass `Task` in `tasks/<name>.py`, implement `draw()` (and `verify()` if
-the gold is not a single math answer), then add one line to `TASKS` in `tasks/__init__.py`.
+the gold is not a single math answer, or `make_env()` for a multi-turn environment), then add one
+line to `TASKS` in `tasks/__init__.py`, or call `trueloop.tasks.register(name, cls)` from your own
+code (no trueloop edit needed).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from trueloop.types import Message, Problem, Split, Verdict
 
 if TYPE_CHECKING:
     from trueloop.config import VerifyConfig
+    from trueloop.envs.base import Env
 
 TEST_BUCKETS = 8
 # one problem content in TEST_BUCKETS goes to the test split
@@ -94,6 +97,13 @@ class Task(ABC):
         parallel. `problems[i]` is the problem of `completions[i]`. Training and evaluation call
         this through `trueloop.verify.verify_completions`, the one seam that passes `[verify]`."""
         return [self.verify(p, c, cfg) for p, c in zip(problems, completions, strict=True)]
+
+    def make_env(self, problem: Problem, *, verify: VerifyConfig | None = None) -> Env:
+        """The environment of one episode of `problem`. Default: one action, then done, judged by
+        `verify_batch` under `verify` (single-turn); multi-turn tasks return their own `Env`."""
+        from trueloop.envs.base import SingleTurnEnv
+
+        return SingleTurnEnv(self, problem, verify)
 
     def solution(self, problem: Problem) -> str:
         """A worked solution for supervised pretraining (the prior); defaults to the oracle."""

@@ -7,6 +7,7 @@ import argparse
 import sys
 
 from trueloop.config import load_config
+from trueloop.tasks import task_from_config
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -29,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
         overrides += ["--log.checkpoint_every", str(args.checkpoint_every)]
     try:
         cfg = load_config(args.config, overrides)
+        task_from_config(cfg.task)  # registry names are checked by their stage, before step 0
     except (ValueError, FileNotFoundError) as e:
         print(f"trueloop train: {e}", file=sys.stderr)
         return 2

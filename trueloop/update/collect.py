@@ -1,4 +1,4 @@
-"""Collect one training batch: sample G completions per problem, verify them, score them.
+"""Collect one training batch: play G episodes per problem (sample + verify), score them.
 
 With dynamic sampling (DAPO, arXiv 2503.14476) groups whose rewards all agree carry no learning
 signal under group-relative advantages; they are dropped and more problems are drawn until the batch
@@ -11,7 +11,6 @@ Legend: B problems per step, G completions per problem, N = B*G.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import torch
@@ -19,10 +18,10 @@ import torch
 from trueloop.config import RunConfig
 from trueloop.policy import Policy
 from trueloop.reward import compute_reward
-from trueloop.rollout import RolloutBatch, concat_batches, sample
+from trueloop.rollout import RolloutBatch, concat_batches, play
+from trueloop.rollout.episodes import limits
 from trueloop.tasks.base import Task
 from trueloop.types import Problem, Verdict
-from trueloop.verify import verify_completions
 
 
 @dataclass(frozen=True)
@@ -33,25 +32,23 @@ class Collected:
     rewards: torch.Tensor  # (B, G)
     components: dict[str, float]  # mean reward components over the batch
     next_index: int  # data position after this batch
-    seconds: dict[str, float]  # time/sample, time/verify
+    seconds: dict[str, float]  # time/sample (decoding, env steps), time/verify
     rounds: int  # sampling rounds used (1 without dynamic sampling)
 
 
 def _round(task: Task, policy: Policy, problems: list[Problem], cfg: RunConfig,
            generator: torch.Generator, clock: dict[str, float]):
-    t0 = time.perf_counter()
-    batch = sample(policy, [p.prompt for p in problems], cfg.rollout,
-                   group_size=cfg.rollout.group_size, generator=generator)
-    t1 = time.perf_counter()
     g = cfg.rollout.group_size
-    owners = [p for p in problems for _ in range(g)]
-    verdicts = verify_completions(task, owners, batch.texts, cfg.verify)
-    clock["time/sample"] += t1 - t0
-    clock["time/verify"] += time.perf_counter() - t1
-    scored = [compute_reward(v, finish_reason=f, num_tokens=int(n),
-                             max_new_tokens=cfg.rollout.max_new_tokens, cfg=cfg.reward)
-              for v, f, n in zip(verdicts, batch.finish_reasons,
-                                 batch.completion_mask.sum(1).tolist(), strict=True)]
+    played = play(task, policy, problems, cfg.rollout, cfg.verify, group_size=g,
+                  generator=generator)
+    for k, v in played.seconds.items():
+        clock[k] += v
+    batch, verdicts = played.batch, played.verdicts
+    budget = limits(policy, cfg.rollout)[0]
+    scored = [compute_reward(v, finish_reason=f, num_tokens=e.action_tokens,
+                             max_new_tokens=cfg.rollout.max_new_tokens if len(e.turns) <= 1
+                             else budget, cfg=cfg.reward)
+              for v, f, e in zip(verdicts, batch.finish_reasons, batch.episodes, strict=True)]
     rewards = torch.tensor([r for r, _ in scored], dtype=torch.float32).view(len(problems), g)
     return batch, verdicts, rewards, [c for _, c in scored]
 

@@ -1,7 +1,8 @@
 """One policy update on one rollout batch: `epochs` x `minibatches` optimizer steps with ratios
 against the sampling logprobs (PPO-style reuse, as in GRPO; epochs=1, minibatches=1 is on-policy).
 
-Legend: N = B*G sequences, T completion tokens.
+Legend: N = B*G episodes, T episode tokens (the batch's columns after the prompt). Every reduction
+(loss, KL, entropy, metrics) runs over `loss_mask`, which is the action mask.
 """
 
 from __future__ import annotations
@@ -17,8 +18,13 @@ from trueloop.update.losses import kl_k3, masked_mean, policy_loss, truncation_m
 
 
 def loss_mask(batch: RolloutBatch, cfg: UpdateConfig) -> torch.Tensor:
-    """Tokens that enter the loss: generated ones, minus truncated rows under DAPO filtering."""
-    mask = batch.completion_mask.float()  # (N, T)
+    """(N, T) tokens that enter the loss, over the episode columns: exactly the policy's sampled
+    tokens (`action_mask`; observations and scaffolding never), minus episodes whose env crashed
+    (`env_error`), minus truncated episodes under DAPO filtering."""
+    mask = batch.action_mask[:, batch.prompt_width:].float()  # (N, T)
+    crashed = [e.stop_reason != "env_error" for e in batch.episodes]
+    if not all(crashed):
+        mask = mask * torch.tensor(crashed, dtype=mask.dtype, device=mask.device)[:, None]
     if cfg.mask_truncated:
         mask = mask * truncation_mask(batch.finish_reasons).to(mask)[:, None]
     return mask
@@ -56,7 +62,8 @@ def optimize(
             rows = slice(start, start + size)
             mb = batch.select(rows)
             logp, entropy = token_logprobs(policy.model, mb, temperature=temperature)  # (n, T)
-            out = policy_loss(logp, mb.logprobs, adv[rows], mask[rows], eps_low=cfg.eps_low,
+            old_logp = mb.logprobs[:, mb.prompt_width:]  # (n, T) recorded at sampling
+            out = policy_loss(logp, old_logp, adv[rows], mask[rows], eps_low=cfg.eps_low,
                               eps_high=cfg.eps_high, agg=agg, norm_len=norm_len)
             loss = out.loss
             ent = masked_mean(entropy, mask[rows])

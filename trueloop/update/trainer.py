@@ -20,6 +20,8 @@ import torch
 from trueloop.audit import audit_step
 from trueloop.config import RunConfig, to_dict
 from trueloop.policy import Policy, load_policy
+from trueloop.progress import progress_bar
+from trueloop.rollout.metrics import episode_metrics
 from trueloop.tasks import task_from_config
 from trueloop.tracking import MetricsLog
 from trueloop.types import verdict_metrics
@@ -33,7 +35,6 @@ from trueloop.update.checkpoint import (
     set_rng_state,
 )
 from trueloop.update.collect import collect
-from trueloop.update.progress import progress_bar
 from trueloop.update.schedule import make_scheduler
 from trueloop.update.step import optimize
 
@@ -52,8 +53,8 @@ class TrainState:
 def train(cfg: RunConfig, out: str | Path, *, resume: bool = False,
           policy: Policy | None = None) -> Policy:
     out = Path(out)
+    task = task_from_config(cfg.task)  # an unknown task name fails before anything is written
     s = setup(cfg, out, resume=resume, policy=policy)
-    task = task_from_config(cfg.task)
     log = MetricsLog(out, resume_step=s.step, tensorboard=cfg.log.tensorboard)
     with progress_bar(cfg.steps, s.step, enabled=cfg.log.progress) as bar:
         for step in range(s.step, cfg.steps):
@@ -73,7 +74,7 @@ def train(cfg: RunConfig, out: str | Path, *, resume: bool = False,
                 **audit_step(c.problems, c.batch, c.verdicts), **c.components, **c.seconds,
                 "update/lr": s.scheduler.get_last_lr()[0], "time/update": t2 - t1,
                 "time/step": t2 - t0,
-                "perf/tokens_per_s": float(c.batch.completion_mask.sum()) / (t2 - t0),
+                "perf/tokens_per_s": float(c.batch.action_counts().sum()) / (t2 - t0),
             }
             if cfg.log.eval_every and (step + 1) % cfg.log.eval_every == 0:
                 metrics.update(heldout_metrics(s.policy, task, cfg))
@@ -100,7 +101,7 @@ def heldout_metrics(policy: Policy, task, cfg: RunConfig) -> dict[str, float]:
 
 def step_metrics(c, adv: torch.Tensor) -> dict[str, float]:
     r = c.rewards  # (B, G)
-    lengths = c.batch.completion_mask.sum(1).float()  # (N,)
+    lengths = c.batch.action_counts().float()  # (N,) sampled tokens per episode
     return {
         "reward/mean": r.mean().item(),
         "reward/std": r.std().item(),
@@ -110,6 +111,7 @@ def step_metrics(c, adv: torch.Tensor) -> dict[str, float]:
         "rollout/length_mean": lengths.mean().item(),
         "rollout/truncated_frac": sum(f == "length" for f in c.batch.finish_reasons) / len(lengths),
         "rollout/rounds": c.rounds,
+        **episode_metrics(c.batch.episodes),
     }
 
 
