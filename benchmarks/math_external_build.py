@@ -13,8 +13,9 @@ generator are dependencies. Sources (licences and citations in `benchmarks/data/
   rewritings its format implies (LaTeX for `**` / `*`, `x = v` for "Solve ... for x", spacing),
   and clear wrongs (a value changed). Labels follow from the construction.
 
-A candidate that contains a `\\boxed{}` or an explicit answer statement is a `completion` (trueloop
-extracts its answer); any other candidate is an `answer` row, compared whole. A gold written as
+A candidate that contains a `\\boxed{}`, an explicit answer statement or prose (four words in a
+row) is a `completion` (trueloop extracts its answer); any other candidate is an `answer` row,
+compared whole. A gold written as
 boxes (`\\boxed{2}, \\boxed{3}`) is given as its boxed contents joined by ", ".
 
     .venv/bin/python benchmarks/math_external_build.py --math-verify DIR --hendrycks DIR \\
@@ -63,8 +64,12 @@ def _gold(text: str) -> str:
     return ", ".join(b.strip() for b in boxes) if boxes else text
 
 
+_PROSE = re.compile(r"(?:\b[A-Za-z']{2,}\b[ ,.:;]+){4}")
+
+
 def _row(source: str, ref: str, gold: str, pred: str, label: bool) -> dict:
-    field = "completion" if _STATEMENT.search(pred) else "answer"
+    prose = _PROSE.search(pred) is not None and not pred.lstrip("$ ").startswith("\\text")
+    field = "completion" if _STATEMENT.search(pred) or prose else "answer"
     cand = pred if field == "completion" else _strip_dollars(pred)
     return {"id": f"{source}:{ref}", "source": source, "gold": _gold(gold), field: cand,
             "label": bool(label)}

@@ -53,7 +53,7 @@ _SUBS = [
     (re.compile(r"\\[\[\]()]"), " "),
     (re.compile(r"\\(?:left|right|big|Big|bigg|Bigg)[lr]?(?![A-Za-z])\.?"), ""),
     (re.compile(r"\\(?:displaystyle|textstyle|limits|nolimits)(?![A-Za-z])|\\!"), ""),
-    (re.compile(r"(?<!\\)\\[,;:> ]|\\q?quad(?![A-Za-z])|~"), " "),
+    (re.compile(r"(?<!\\)\\[,;:> ]|\\q?quad|~"), " "),
     (re.compile(r"\\[dtc]frac(?![A-Za-z])"), r"\\frac"),
     (re.compile(r"\^\s*\{?\s*\\circ\s*\}?|\\circ|\\degree|\^\s*\{\s*o\s*\}"), ""),
     (re.compile(r"\\\$|\$|\\euro|\\pounds"), ""),

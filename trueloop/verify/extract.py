@@ -46,7 +46,7 @@ _STATEMENTS = (
 _SENTENCE_END = re.compile(r"(?<!\d)\.(?!\d)|\.(?=\s|$)|,\s+(?=[A-Za-z]{2})"
                            r"|\s+(?:because|since|as|which|where|so|for|when)\b", re.IGNORECASE)
 # "Final Answer: The area of the garden is 56." states 56; "The correct option is B)" states B)
-_SENTENCE_ANSWER = re.compile(r"^(?:[A-Za-z$][\w$\\{}'^]*\s+)+?(?:is|are|equals)\s+(?=\S)"
+_SENTENCE_ANSWER = re.compile(r"^(?:[A-Za-z$]\S*\s+)+?(?:is|are|equals)\s+(?=\S)"
                               r"(?!.*\bis\s)", re.IGNORECASE)
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?")
 
