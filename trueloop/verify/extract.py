@@ -10,8 +10,9 @@ Order of operations (each step sees the output of the previous one):
    leading `...</think>` (chat templates that open the think block in the prompt).
 4. The final answer, by priority tier; within a tier all candidates must agree:
    `\\boxed{}` / `\\fbox{}` (brace-balanced, `\\boxed 5` too) > "Final Answer:" > GSM8K `####` >
-   "the answer is" / "Answer:" > (only when enabled) the last number in the text. A statement
-   written as a sentence keeps what follows its last "is" ("The area of the garden is 56").
+   "the answer is" / "Answer:" / a line "Answer $...$" > (only when enabled) the last number
+   in the text. A statement written as a sentence keeps what follows its last "is" ("The area
+   of the garden is 56").
 
 Threat model. Covered: answers hidden in reasoning, several differing boxes or statements
 (answer spraying -> `multiple_answers`), empty boxes from an echoed instruction, hidden/format
@@ -40,7 +41,8 @@ _BOX_BARE = re.compile(r"\s*([^\s${}]+)")
 _STATEMENTS = (
     re.compile(r"final\s+answer\s*(?:is|:)\s*:?", re.IGNORECASE),
     re.compile(r"^\s*####", re.MULTILINE),
-    re.compile(r"(?:the\s+answer\s+is|\banswer\s*:)\s*:?", re.IGNORECASE),
+    re.compile(r"(?:the\s+answer\s+is|\banswer\s*:|^\s*answer(?=\s*(?:\$|\\\[|\\\()))\s*:?",
+               re.IGNORECASE | re.MULTILINE),
 )
 # a statement's answer ends at a sentence end, or where prose resumes ("5, since ...")
 _SENTENCE_END = re.compile(r"(?<!\d)\.(?!\d)|\.(?=\s|$)|,\s+(?=[A-Za-z]{2})"

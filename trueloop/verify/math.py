@@ -122,7 +122,7 @@ def gold_problem(gold: str | None, timeout_s: float = VerifyConfig.timeout_s) ->
     has no answer: a broken gold must be loud on every verdict)."""
     if gold is None:
         return "gold answer is missing"
-    g = forms.strip_label(clean(gold))
+    g = forms.group_assignments(forms.strip_label(clean(gold)))
     if not g:
         return "gold answer is empty"
     if parse_number(g) is not None or _choice(g) is not None or _WORDS.match(g) \
@@ -174,7 +174,7 @@ def _judge(gold: str, candidate: str, timeout_s: float) -> tuple[str, str]:
         if (problem := gold_problem(gold, timeout_s)) is not None:
             return "unparseable_gold", problem
         return "wrong", f"answer longer than {MAX_ANSWER_LEN} characters"
-    g, c = forms.strip_label(clean(gold)), forms.strip_label(clean(candidate))
+    g, c = (forms.group_assignments(forms.strip_label(clean(x))) for x in (gold, candidate))
     if not g:
         return "unparseable_gold", "gold answer is empty"
     if (form := forms.judge_form(g, c)) is not None:

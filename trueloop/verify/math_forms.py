@@ -6,6 +6,8 @@ numerals in a base. Each function works on cleaned text (`verify/clean.py`).
   text with a single `=` has a label; `y = 2x + 3` (one lowercase letter) stays an equation.
 - A gold that joins values with words (`4 \\text{ and } 9`, `x = 1 \\text{ or } x = 6`,
   `19, 46, and 82`) is a list; so is a candidate compared with it.
+- Groups of assignments to the same names (`p=5, q=2; p=7, q=2`) are the tuples they bind, in
+  the order the names are written: `(5, 2), (7, 2)`.
 - Clock times and ratios (`5:45`, `9:42 PM`, `7:32`) compare part by part, exactly (`2:4` is not
   `1:2`: a ratio gold in lowest terms is expected in lowest terms; `9:42 PM` is not `21:42`).
 - A numeral in a base (`1011_2`, `204_{5}`) matches the same digits, with or without the
@@ -44,6 +46,19 @@ def strip_label(text: str) -> str:
     if all(_LABEL.match(item.strip()) for item in items):
         return ", ".join(_LABEL.sub("", item.strip(), count=1) for item in items)
     return text
+
+
+def group_assignments(text: str) -> str:
+    """`p=5, q=2; p=7, q=2` (groups of assignments to the same names) -> `(5, 2), (7, 2)`."""
+    if ";" not in text or "=" not in text:
+        return text
+    groups = [[item.split("=") for item in group.split(",")] for group in text.split(";")]
+    if not all(len(pair) == 2 for group in groups for pair in group):
+        return text
+    names = [[name.strip() for name, _ in group] for group in groups]
+    if any(n != names[0] for n in names) or not all(re.fullmatch(_NAME, n) for n in names[0]):
+        return text
+    return ", ".join("(" + ", ".join(v.strip() for _, v in group) + ")" for group in groups)
 
 
 def is_list(gold: str) -> bool:
