@@ -1,34 +1,53 @@
 """The only module that runs untrusted code: a pool of pre-started, isolated sandbox workers.
 
 `Sandbox(limits, workers).run_many(jobs)` runs each `Job` (a Python source plus test calls to
-evaluate) in its own throw-away child process and returns a `Run` per job: how the child ended,
-each call's value decoded *type-strictly* in this (trusted) process, flags, and capped output.
+evaluate, and asserts that could not be split) on fresh sandbox children and returns a `Run`
+per job: how it ended (decided by the worker, never by the child), each call's value decoded
+type-strictly in this (trusted) process, each unsplit assert's verdict from the checker
+process, flags from the fixed vocabulary `sandbox_wire.FLAGS`, and capped output.
 
 Design. Each worker is one `python -I -S sandbox_worker.py` process (no site, no user env,
-common modules pre-imported). At start it enters new mount/net/IPC/UTS namespaces, mounts a
-size-capped tmpfs and chroots into a read-only minimal root. Per job it forks a child into a
-fresh PID namespace (the child is PID 1 there), which drops to a per-worker unprivileged uid,
-sets rlimits and `no_new_privs`, and runs `sandbox_child.main`. A fork of a warm interpreter
-costs about a millisecond, not a fresh interpreter start; workers run in parallel, one per core.
+common modules pre-imported) that enters new mount/net/IPC/UTS namespaces and chroots into a
+read-only root holding the standard library only. Before any job it forks a pristine template;
+per job the template forks a candidate child (the submission, serving calls one command at a
+time, `sandbox_child.py`) and, for unsplit asserts, a checker child (test code only, calling the
+candidate through proxies, `sandbox_checker.py`); the conversation is `sandbox_session.py`. A
+fork of a warm template costs about a millisecond, not an interpreter start; workers run in
+parallel, one per core.
 
 Threat model (the code under test is adversarial; the verifier runs as root on Linux).
 Covered:
-- escaping the run: the whole process tree dies with the run (PID namespace: double-forked,
-  `setsid` daemons included); wall clock enforced from the worker, outside the child; CPU-time
-  (RLIMIT_CPU), address space (RLIMIT_AS), file size (RLIMIT_FSIZE), open files, core dumps off;
-- fork/thread bombs: RLIMIT_NPROC on a per-worker unprivileged uid (enforced, unlike for root);
-- disk: the writable area is a tmpfs of `tmpfs_mb` inside the worker's mount namespace, wiped
-  after every run; nothing is written to the host filesystem;
+- escaping the run: the whole process tree dies with the run (PID namespace per job); wall
+  clock per command and per job enforced by the worker, outside the child; RLIMIT_CPU/AS/
+  FSIZE/NOFILE/NPROC, core dumps off; fork/thread bombs (NPROC on a per-job unprivileged uid);
+- data crossing between jobs: every child is forked from a template that never held a job, a
+  value or a result, so reading its own memory finds only its own job; System V IPC and message
+  queues live in an IPC namespace per job; the keyring, ptrace, process_vm_readv/writev, SysV
+  IPC, namespaces and mounts are denied by seccomp; each job writes to its own size-capped,
+  `noexec` tmpfs, unmounted after the job (no memory left behind, no tree walked);
+- forged results: each command carries a fresh random nonce and only its reply is accepted;
+  anything else on the channel is `hack:patched`; the worker alone decides that a run ended
+  normally (every command answered, `finish` included), and an early end is `hack:exit`;
+- verdicts: no test's pass/fail is decided in the submission's process. Values are compared
+  here; unsplit asserts run in a checker process with no submission code, on plain values;
+- hostile values: decoding is linear and bounded (depth, hash floods refused, ranges checked);
+  a malformed value fails its test and is never an exception here;
+- flags: a fixed vocabulary; unknown names are dropped and counted, text is cleaned and capped;
 - output floods: stdout/stderr and the result channel are capped; over the cap = killed;
 - network: a private network namespace with only loopback (nothing on the host reachable);
-- secrets: scrubbed environment (PATH, LANG, HOME, TMPDIR only), no /proc, /etc, /home,
-  /root or the repository in the chroot; the uid cannot signal or ptrace the worker;
-- killing the parent / process group: the child sees no parent (PID namespace) and runs as
-  another uid; crashes (segfault, abort) of the interpreter only end that child.
+- secrets: scrubbed environment, no /proc, /etc, /home, /root, site-packages, ctypes or the
+  repository in the chroot; the uid cannot signal or ptrace the worker or another job.
 Not covered:
 - kernel exploits and side channels (use gVisor/Firecracker-class isolation for that);
+- the ctypes extension's C types are still in the child's memory (inherited from the template,
+  which needs them for `unshare`); a submission can rebuild raw memory access from
+  `object.__subclasses__()`. It then reads only its own pristine memory and can make only the
+  syscalls seccomp allows, as an unprivileged uid in its own namespaces;
+- run-time flags (audit hook, tamper checks) are best effort: a submission can silence them.
+  They never decide a pass; the static scan and the worker's own flags cannot be silenced;
 - memory accounting across processes (RLIMIT_AS is per process; NPROC bounds the product);
 - CPU fairness between concurrent runs (no cgroup; a spinning run costs one core until killed);
+- seccomp is x86_64 only (elsewhere `protections["seccomp"]` is false);
 - without root (or where namespaces are refused) the worker falls back to rlimits, a
   throw-away directory on the host and a process-group kill: daemons that `setsid` can escape,
   the network and the host filesystem are reachable, and the child runs under the verifier's
@@ -38,6 +57,7 @@ Not covered:
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -53,19 +73,26 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from trueloop.verify import sandbox_wire as wire
+
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
-CRASH_SIGNALS = {4: "SIGILL", 6: "SIGABRT", 7: "SIGBUS", 8: "SIGFPE", 11: "SIGSEGV"}
-SIGXCPU, SIGXFSZ, SIGABRT = 24, 25, 6
 UID_BASE = 1_000_000
+UIDS_PER_WORKER = 256
+UID_SPAN = 4096 * UIDS_PER_WORKER
+# sandbox uids lie in [UID_BASE, UID_BASE + UID_SPAN): 4096 worker slots of 256 per-job uids
 BACKSTOP_S = 30.0
 # a worker that has not answered this long after a run's own deadline is declared hung
+BUDGET_FACTOR = 3.0
+# default wall-clock budget of a whole job: this many times its per-command timeout
+_WORKER_SLOTS = itertools.count((os.getpid() * 64) % 4096)
+decode_value = wire.decode
 
 
 @dataclass(frozen=True)
 class SandboxLimits:
     timeout_s: float = 2.0
-    # wall clock per run, enforced from outside the child
+    # wall clock per command (loading the program, one test), enforced from outside the child
     memory_mb: int = 512
     # RLIMIT_AS per process
     file_mb: int = 16
@@ -78,7 +105,7 @@ class SandboxLimits:
     result_bytes: int = 1 << 20
     # result-channel bytes; more kills the run
     tmpfs_mb: int = 64
-    # per-worker writable tmpfs
+    # per-job writable tmpfs
 
 
 @dataclass(frozen=True)
@@ -88,11 +115,21 @@ class Job:
     calls: tuple[str, ...] = ()
     # expressions evaluated after `source`; each value comes back type-strictly
     stmts: tuple[str, ...] = ()
-    # statements (asserts that could not be split) run after the calls; pass = no exception
+    # asserts that could not be split: run whole in the checker process (no submission code),
+    # with the names in `proxied` forwarded to the candidate; pass = no exception
     setup: str = ""
-    # trusted code run after `source` (imports the tests need)
+    # trusted code run after `source` and before the checker's asserts (imports the tests need)
     timeout_s: float | None = None
-    # overrides SandboxLimits.timeout_s
+    # per command; overrides SandboxLimits.timeout_s
+    budget_s: float | None = None
+    # wall clock for the whole job; None = BUDGET_FACTOR * timeout
+    expect: tuple[tuple[str, float, Any] | None, ...] = ()
+    # per call, (check, tol, expected) for `fail_fast`; None = never stop on that call
+    fail_fast: bool = False
+    # stop at the first call failing its `expect` or the first failing unsplit assert
+    order: tuple[int, ...] = ()
+    # the order of tests: i >= 0 is calls[i], -j-1 is stmts[j]; () = calls, then stmts
+    proxied: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -100,13 +137,13 @@ class CallOutcome:
     ok: bool
     value: Any = None
     error: str | None = None
-    # exception name, "nonplain:<Type>", "missing" or "unencodable:..."
+    # exception name, "nonplain:<Type>", "missing" or "undecodable"
 
 
 @dataclass(frozen=True)
 class Run:
     """How one job ended. `ended`: done | exited | signal | crash | timeout | output_limit |
-    result_limit | file_limit. Only `done` means the harness finished every call."""
+    result_limit | file_limit. Only `done` means the candidate answered every command."""
 
     ended: str
     calls: tuple[CallOutcome, ...]
@@ -117,6 +154,10 @@ class Run:
     output: str
     wall_s: float
     protections: dict[str, Any] = field(default_factory=dict)
+    stopped_early: bool = False
+    # fail-fast stopped before the last test (the tests after it count as not passed)
+    unknown_flags: int = 0
+    # flag names the child sent that are not in the vocabulary (dropped)
 
 
 class SandboxError(RuntimeError):
@@ -124,11 +165,9 @@ class SandboxError(RuntimeError):
 
 
 class _Worker:
-    def __init__(self, index: int, limits: SandboxLimits, isolate: bool) -> None:
-        uid = UID_BASE + (os.getpid() % 10_000) * 256 + index % 256
-        # one uid per worker, so RLIMIT_NPROC of one run never starves another
-        cfg = {**asdict(limits), "isolate": isolate, "uid": uid,
-               "child_path": str(HERE / "sandbox_child.py")}
+    def __init__(self, slot: int, limits: SandboxLimits, isolate: bool) -> None:
+        cfg = {**asdict(limits), "isolate": isolate, "here": str(HERE),
+               "uid": UID_BASE + (slot % 4096) * UIDS_PER_WORKER}
         exe = os.path.realpath(sys.executable)
         self.proc = subprocess.Popen([exe, "-I", "-S", str(HERE / "sandbox_worker.py"),
                                       json.dumps(cfg)], stdin=subprocess.PIPE,
@@ -185,27 +224,32 @@ class Sandbox:
         self._all: list[_Worker] = []
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(self.size, thread_name_prefix="sandbox")
-        for i in range(self.size):
-            self._spawn(i)
+        for _ in range(self.size):
+            self._spawn()
         self.protections = self._all[0].protections
         if not (self.protections["pid_namespace"] and self.protections["net_namespace"]):
             log.warning("SANDBOX DEGRADED: namespaces unavailable (%s); daemons may outlive a "
                         "run and the network is reachable. Run as root on Linux.",
                         self.protections)
 
-    def _spawn(self, index: int) -> None:
-        w = _Worker(index, self.limits, self.isolate)
+    def _spawn(self) -> None:
+        w = _Worker(next(_WORKER_SLOTS), self.limits, self.isolate)
         with self._lock:
             self._all.append(w)
         self._idle.put(w)
 
     def run(self, job: Job) -> Run:
+        timeout = job.timeout_s or self.limits.timeout_s
+        budget = job.budget_s or BUDGET_FACTOR * timeout
+        msg = {"source": job.source, "calls": list(job.calls), "stmts": list(job.stmts),
+               "setup": job.setup, "timeout_s": timeout, "budget_s": budget,
+               "expect": [None if e is None else [e[0], e[1], wire.encode(e[2])]
+                          for e in job.expect] or None,
+               "fail_fast": job.fail_fast, "order": list(job.order) or None,
+               "proxied": list(job.proxied)}
         w = self._idle.get()
         try:
-            timeout = job.timeout_s or self.limits.timeout_s
-            raw = w.call({"source": job.source, "calls": list(job.calls),
-                          "stmts": list(job.stmts), "setup": job.setup,
-                          "timeout_s": job.timeout_s}, limit_s=timeout + BACKSTOP_S)
+            raw = w.call(msg, limit_s=budget + BACKSTOP_S)
         except (SandboxError, OSError) as e:
             self._replace(w)
             raise SandboxError(f"sandbox worker failed: {e}") from e
@@ -217,11 +261,10 @@ class Sandbox:
 
     def _replace(self, w: _Worker) -> None:
         with self._lock:
-            index = self._all.index(w)
             self._all.remove(w)
         w.proc.kill()
         w.close()
-        self._spawn(index)
+        self._spawn()
 
     def close(self) -> None:
         self._pool.shutdown()
@@ -237,103 +280,28 @@ class Sandbox:
 
 
 def parse_run(raw: dict[str, Any], n_calls: int, n_stmts: int, prot: dict[str, Any]) -> Run:
-    """Turn a worker report into a Run; every value passes through `decode_value`."""
-    calls: dict[int, CallOutcome] = {}
-    stmts: dict[int, bool] = {}
-    flags: set[str] = set()
-    why: list[str] = []
-    load_error = None
-    done = False
-    # the text after the last newline is a line cut short by a kill or the cap: not evidence
-    for line in raw["results"].split("\n")[:-1]:
-        ev = _parse_line(line)
-        kind = ev.get("k") if ev else None
-        if kind == "call" and _fresh(ev, calls, n_calls):
-            calls[ev["i"]] = _call_outcome(ev)
-        elif kind == "stmt" and _fresh(ev, stmts, n_stmts):
-            stmts[ev["i"]] = ev.get("ok") is True
-        elif kind == "flag" and isinstance(ev.get("f"), str):
-            flags.add(ev["f"][:40])
-            why.append(str(ev.get("why"))[:200])
-        elif kind == "load" and ev.get("ok") is False:
-            load_error = str(ev.get("err"))[:80]
-        elif kind == "done":
-            done = True
-        elif kind not in ("load", "setup"):
-            flags.add("hack:patched")
-            why.append("malformed or duplicate line on the result channel")
-    ended = _ended(raw, done)
-    if ended in ("exited", "signal"):
-        flags.add("hack:exit")
-        why.append(f"process ended ({ended}) before the tests finished")
-    return Run(ended=ended, load_error=load_error,
-               calls=tuple(calls.get(i, CallOutcome(False, error="missing"))
-                           for i in range(n_calls)),
-               stmts=tuple(stmts.get(i, False) for i in range(n_stmts)),
-               flags=frozenset(flags), why=tuple(why), output=raw["output"],
-               wall_s=raw["wall_s"], protections=prot)
+    """Turn a worker report into a Run; every value passes through `wire.decode` here."""
+    calls = [_call_outcome(c) for c in raw["calls"][:n_calls]]
+    calls += [CallOutcome(False, error="missing")] * (n_calls - len(calls))
+    stmts = [s is True for s in raw["stmts"][:n_stmts]]
+    load = raw.get("load")
+    load_error = None if not load or load["ok"] else (load.get("err") or "error")
+    return Run(ended=raw["ended"], calls=tuple(calls),
+               stmts=tuple(stmts + [False] * (n_stmts - len(stmts))), load_error=load_error,
+               flags=frozenset(f for f in raw["flags"] if f in wire.FLAGS),
+               why=tuple(wire.clean(w) for w in raw["why"]), output=raw["output"],
+               wall_s=raw["wall_s"], protections=prot, stopped_early=raw["stopped_early"],
+               unknown_flags=raw["unknown_flags"])
 
 
-def _parse_line(line: str) -> dict[str, Any] | None:
-    try:
-        ev = json.loads(line)
-    except (ValueError, RecursionError):
-        return None
-    return ev if type(ev) is dict else None
-
-
-def _fresh(ev: dict[str, Any], seen: dict[int, Any], n: int) -> bool:
-    i = ev.get("i")
-    return type(i) is int and 0 <= i < n and i not in seen
-
-
-def _call_outcome(ev: dict[str, Any]) -> CallOutcome:
-    if "v" in ev:
+def _call_outcome(c: dict[str, Any] | None) -> CallOutcome:
+    if c is None:
+        return CallOutcome(False, error="missing")
+    if "v" in c:
         try:
-            return CallOutcome(True, value=decode_value(ev["v"]))
-        except (ValueError, TypeError, RecursionError):
+            return CallOutcome(True, value=wire.decode(c["v"]))
+        except wire.WireError:
             return CallOutcome(False, error="undecodable")
-    if "nonplain" in ev:
-        return CallOutcome(False, error=f"nonplain:{str(ev['nonplain'])[:60]}")
-    return CallOutcome(False, error=str(ev.get("err"))[:80])
-
-
-def _ended(raw: dict[str, Any], done: bool) -> str:
-    if raw["killed"]:
-        return raw["killed"]
-    status = raw["status"]
-    if done:
-        return "done"
-    if os.WIFSIGNALED(status):
-        sig = os.WTERMSIG(status)
-        if sig == SIGXCPU:
-            return "timeout"
-        if sig == SIGXFSZ:
-            return "file_limit"
-        return "crash" if sig in CRASH_SIGNALS and sig != SIGABRT else "signal"
-    return "exited"
-
-
-_TAGS = {
-    "t": lambda body: tuple(decode_value(x) for x in body),
-    "s": lambda body: {decode_value(x) for x in body},
-    "f": lambda body: frozenset(decode_value(x) for x in body),
-    "d": lambda body: {decode_value(k): decode_value(v) for k, v in body},
-    "b": lambda body: bytes.fromhex(body),
-    "c": lambda body: complex(*(float(x) for x in body)),
-}
-
-
-def decode_value(x: Any) -> Any:
-    """Rebuild a plain value from the wire. Only exact built-in types come out; anything else
-    raises ValueError (so a rigged `__eq__` can never reach the comparison in this process)."""
-    t = type(x)
-    if x is None or t in (bool, int, float, str):
-        return x
-    if t is list:
-        return [decode_value(v) for v in x]
-    if t is dict and len(x) == 1:
-        ((tag, body),) = x.items()
-        if tag in _TAGS and (type(body) is list or (tag == "b" and type(body) is str)):
-            return _TAGS[tag](body)
-    raise ValueError(f"not a plain value on the wire: {str(x)[:80]}")
+    if "nonplain" in c:
+        return CallOutcome(False, error=f"nonplain:{c['nonplain']}")
+    return CallOutcome(False, error=c.get("err") or "error")

@@ -1,24 +1,23 @@
-"""The harness that runs *inside* the sandbox child, after it dropped to an unprivileged uid.
+"""The candidate harness: runs *inside* the sandbox child that holds the submission.
 
-Loaded by `sandbox_worker.py` (standard library only: the worker runs under `python -I -S`, so
-it must not import trueloop). `main(job, fd)` executes the submission, evaluates each test call
-and writes one JSON line per event to `fd`; the parent decides pass/fail on those values.
+Imported by `sandbox_worker.py` before any job (standard library only: the worker runs under
+`python -I -S`). `serve(cmd_fd, res_fd)` answers the worker's commands one at a time, each
+carrying a nonce the worker drew at random when it sent it:
+    {"n": N, "load": SOURCE, "setup": CODE}   -> {"n": N, "ok": true} | {"n": N, "ok": false,
+                                                                     "err": "NameError"}
+    {"n": N, "call": EXPR}                    -> {"n": N, "v": <wire value>} | {"n": N,
+                                                                     "err": "TypeError"}
+    {"n": N, "apply": NAME, "args": [..], "kw": {..}}  (a call forwarded by the checker)
+    {"n": N, "finish": true}                  -> {"n": N, "ok": true}, then the process exits
+A returned object that is not plain is {"n": N, "nonplain": "Foo", "eq": bool}. Flags go out
+at any time as {"f": "hack:exit", "why": "..."}.
 
-Wire format, one JSON object per line (decoded type-strictly by `trueloop.verify.sandbox`):
-    {"k": "load", "ok": true} | {"k": "load", "ok": false, "err": "NameError"}
-    {"k": "call", "i": 0, "v": <tagged value>} | {"k": "call", "i": 0, "err": "TypeError"}
-    {"k": "call", "i": 0, "nonplain": "Foo", "eq": true}      (custom object; eq = rigged __eq__)
-    {"k": "stmt", "i": 0, "ok": true}                         (asserts that could not be split)
-    {"k": "flag", "f": "hack:exit", "why": "SystemExit in call 3"}
-    {"k": "done"}
-Tagged values: JSON null/bool/int/float/str/list stand for themselves; tuples, dicts, sets,
-frozensets, bytes and complex are {"t": [...]}, {"d": [[k, v], ...]}, {"s": [...]},
-{"f": [...]}, {"b": "hex"}, {"c": [re, im]}. Only exact built-in types are encoded (`type(x) is
-int`, never isinstance), so no user code runs while a value is encoded.
-
-Everything here runs in the same process as the untrusted code, so it can be tampered with:
-the tamper checks and audit hook only *flag*; correctness never depends on them, because the
-expected values never enter this process.
+Everything here shares a process with the untrusted code, so nothing here is trusted: the
+worker checks that every reply carries the nonce of the command it answers (the submission
+never sees a command before it is sent, so it cannot answer ahead), decides itself whether the
+run ended normally, and compares values in trusted code; asserts that are not split run in a
+separate checker process (`sandbox_checker.py`). The audit hook and tamper checks below only
+add flags, best effort: a submission that silences them can still only fail tests.
 """
 
 import builtins
@@ -28,44 +27,58 @@ import signal
 import sys
 import time
 
+import sandbox_wire as wire
+
 SOLUTION = "<solution>"
 SOLUTION_MODULE = "__solution__"
 TEST = "<test>"
-PLAIN_SCALARS = (type(None), bool, int, float, str)
 WATCHED_SIGNALS = ("SIGALRM", "SIGTERM", "SIGINT", "SIGXCPU", "SIGVTALRM", "SIGPROF", "SIGHUP")
 MACHINERY = ("builtins", "sys", "os", "signal", "time", "json", "gc", "unittest", "pytest",
              "_pytest", "doctest", "inspect", "traceback")
 FRAME_ATTRS = {"tb_frame", "gi_frame", "cr_frame", "ag_frame", "f_back", "__globals__"}
 EXIT_TYPES = (SystemExit, KeyboardInterrupt, GeneratorExit)
+_BUILTIN_TYPES = {object, int, float, str, bool, list, tuple, dict, set, frozenset, bytes, complex}
 
 
-def main(job, fd):
-    """Run the submission and the test calls; never returns normally (the caller `_exit`s)."""
-    out = _Emitter(fd)
+def serve(cmd_fd, res_fd):
+    """Answer commands until `finish` (then return) or until the command pipe closes."""
+    out = _Emitter(res_fd)
     snap = _snapshot()
     sys.addaudithook(_make_hook(out))
     g = {"__name__": SOLUTION_MODULE, "__builtins__": builtins}
-    _run_load(job["source"], g, out)
-    if job.get("setup"):
-        _run_code(compile(job["setup"], TEST, "exec"), g, out, "setup")
     tg = dict(g)
-    tg["__builtins__"] = snap["builtins"]
-    for i, expr in enumerate(job.get("calls", ())):
-        _run_call(i, expr, tg, out)
-    for i, stmt in enumerate(job.get("stmts", ())):
-        _run_stmt(i, stmt, tg, out)
-    for why in _tampered(snap):
-        out.flag("hack:patched", why)
-    out.emit({"k": "done"})
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except BaseException:
-            pass
+    for cmd in _commands(cmd_fd):
+        n = cmd.get("n")
+        if "load" in cmd:
+            out.reply(n, _load(cmd, g, out))
+            tg = dict(g)
+            tg["__builtins__"] = snap["builtins"]
+        elif "call" in cmd:
+            out.reply(n, _evaluate(_call, (cmd["call"], tg), "a test call", out))
+        elif "apply" in cmd:
+            out.reply(n, _evaluate(_apply, (g, cmd), f"{cmd['apply']}()", out))
+        elif "finish" in cmd:
+            for why in _tampered(snap):
+                out.flag("hack:patched", why)
+            _flush()
+            out.reply(n, {"ok": True})
+            return
+
+
+def _commands(fd):
+    buf = b""
+    while True:
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            return
+        buf += chunk
+        *lines, buf = buf.split(b"\n")
+        for line in lines:
+            yield json.loads(line)
 
 
 class _Emitter:
-    """Writes event lines straight to the result fd (no buffering: a crash keeps what was sent)."""
+    """Writes frames straight to the result fd (unbuffered: a crash keeps what was sent)."""
 
     def __init__(self, fd):
         self.fd = fd
@@ -74,17 +87,20 @@ class _Emitter:
         self.seen = set()
 
     def emit(self, obj):
-        data = (self.dumps(obj) + "\n").encode()
+        data = (self.dumps(obj) + "\n").encode()  # ensure_ascii: always ASCII
         while data:
             data = data[self.write(self.fd, data):]
+
+    def reply(self, n, body):
+        self.emit({"n": n, **body})
 
     def flag(self, name, why):
         if (name, why) not in self.seen:
             self.seen.add((name, why))
-            self.emit({"k": "flag", "f": name, "why": why[:200]})
+            self.emit({"f": name, "why": why[:200]})
 
 
-def _exception_event(e, where, out):
+def _exception_name(e, where, out):
     """Classify an exception escaping user code: exit / skip are flags, the rest an error."""
     name = type(e).__name__
     if isinstance(e, EXIT_TYPES):
@@ -94,93 +110,69 @@ def _exception_event(e, where, out):
     return name
 
 
-def _run_load(source, g, out):
+def _load(cmd, g, out):
     try:
-        code = compile(source, SOLUTION, "exec")
-    except BaseException as e:
-        out.emit({"k": "load", "ok": False, "err": type(e).__name__})
-        return
-    _run_code(code, g, out, "load")
-
-
-def _run_code(code, g, out, where):
-    try:
+        code = compile(cmd["load"], SOLUTION, "exec")
         exec(code, g)
     except BaseException as e:
-        out.emit({"k": where, "ok": False, "err": _exception_event(e, where, out)})
-        return
-    out.emit({"k": where, "ok": True})
+        return {"ok": False, "err": _exception_name(e, "load", out)}
+    if cmd.get("setup"):
+        try:
+            exec(compile(cmd["setup"], TEST, "exec"), g)
+        except BaseException as e:
+            return {"ok": False, "err": "setup:" + _exception_name(e, "setup", out)}
+    return {"ok": True}
 
 
-def _run_call(i, expr, tg, out):
+def _call(expr, tg):
+    return eval(compile(expr, TEST, "eval"), tg)
+
+
+def _apply(g, cmd):
+    fn = g.get(cmd["apply"])
+    if fn is None:
+        raise NameError(cmd["apply"])
+    return fn(*wire.decode(cmd["args"]), **wire.decode(cmd["kw"]))
+
+
+def _evaluate(fn, args, where, out):
     try:
-        value = eval(compile(expr, TEST, "eval"), tg)
+        value = fn(*args)
     except BaseException as e:
-        out.emit({"k": "call", "i": i, "err": _exception_event(e, f"call {i}", out)})
-        return
+        return {"err": _exception_name(e, where, out)}
     try:
-        out.emit({"k": "call", "i": i, "v": encode(value)})
-    except _NonPlain as e:
-        if e.eq:
-            out.flag("hack:eq_override", f"call {i} returned {e.type_name} with custom __eq__")
-        out.emit({"k": "call", "i": i, "nonplain": e.type_name, "eq": e.eq})
+        return {"v": wire.encode(value)}
+    except wire.NonPlain as e:
+        name, eq = _describe(e.value)
+        if eq:
+            out.flag("hack:eq_override", f"{where} returned {name} with its own __eq__")
+        return {"nonplain": name, "eq": eq}
     except (RecursionError, ValueError, OverflowError) as e:
-        out.emit({"k": "call", "i": i, "err": f"unencodable:{type(e).__name__}"})
+        return {"err": f"unencodable:{type(e).__name__}"}
 
 
-def _run_stmt(i, stmt, tg, out):
-    try:
-        exec(compile(stmt, TEST, "exec"), tg)
-    except AssertionError:
-        out.emit({"k": "stmt", "i": i, "ok": False, "err": "AssertionError"})
-        return
-    except BaseException as e:
-        out.emit({"k": "stmt", "i": i, "ok": False, "err": _exception_event(e, f"stmt {i}", out)})
-        return
-    out.emit({"k": "stmt", "i": i, "ok": True})
-
-
-class _NonPlain(Exception):
-    def __init__(self, value):
-        cls = type(value)
-        self.type_name = getattr(cls, "__qualname__", "?") if type(cls) is type else "?"
-        self.eq = any(
-            name in vars(c) and _from_solution(c, vars(c)[name])
-            for c in cls.__mro__ if c not in _BUILTIN_TYPES
-            for name in ("__eq__", "__ne__", "__hash__", "__bool__", "__len__")
-        )
-        super().__init__(self.type_name)
+def _describe(value):
+    """Type name of a non-plain value, and whether the submission defined its comparison."""
+    cls = type(value)
+    name = getattr(cls, "__qualname__", "?") if type(cls) is type else "?"
+    eq = any(attr in vars(c) and _from_solution(c, vars(c)[attr])
+             for c in cls.__mro__ if c not in _BUILTIN_TYPES
+             for attr in ("__eq__", "__ne__", "__hash__", "__bool__", "__len__", "__lt__",
+                          "__gt__", "__le__", "__ge__", "__contains__"))
+    return str(name), eq
 
 
 def _from_solution(cls, method):
-    """Comparison defined by the submission (not a stdlib type such as Counter): rigged."""
     code = getattr(method, "__code__", None)
     return cls.__module__ == SOLUTION_MODULE or getattr(code, "co_filename", "") == SOLUTION
 
 
-_BUILTIN_TYPES = {object, int, float, str, bool, list, tuple, dict, set, frozenset, bytes, complex}
-
-
-def encode(v, depth=0):
-    """Exact-type encoding of a plain value; raises _NonPlain for anything else."""
-    t = type(v)
-    if depth > 200:
-        raise RecursionError("value nested deeper than 200")
-    if t in PLAIN_SCALARS:
-        return v
-    if t is list:
-        return [encode(x, depth + 1) for x in v]
-    if t is tuple:
-        return {"t": [encode(x, depth + 1) for x in v]}
-    if t is dict:
-        return {"d": [[encode(k, depth + 1), encode(x, depth + 1)] for k, x in v.items()]}
-    if t is set or t is frozenset:
-        return {"s" if t is set else "f": [encode(x, depth + 1) for x in v]}
-    if t is bytes:
-        return {"b": v.hex()}
-    if t is complex:
-        return {"c": [v.real, v.imag]}
-    raise _NonPlain(v)
+def _flush():
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:
+            pass
 
 
 def _snapshot():
@@ -189,13 +181,11 @@ def _snapshot():
         "modules": dict(sys.modules),
         "signals": {n: signal.getsignal(getattr(signal, n)) for n in WATCHED_SIGNALS},
         "time": {n: getattr(time, n) for n in ("time", "perf_counter", "monotonic", "sleep")},
-        "harness": {f: f.__code__ for f in (main, encode, _run_call, _tampered, _Emitter.emit)},
-        "io": (os.write, json.dumps, os._exit),
     }
 
 
 def _tampered(snap):
-    """Names of harness-relevant state that changed while the submission ran."""
+    """Names of harness-relevant state that changed while the submission ran (flags only)."""
     now = vars(builtins)
     if set(now) != set(snap["builtins"]) or any(now[k] is not v for k, v in
                                                  snap["builtins"].items()):
@@ -212,23 +202,17 @@ def _tampered(snap):
         yield "signal timers"
     if any(getattr(time, n) is not f for n, f in snap["time"].items()):
         yield "time"
-    if any(f.__code__ is not c for f, c in snap["harness"].items()):
-        yield "harness code"
-    if (os.write, json.dumps, os._exit) != snap["io"]:
-        yield "harness io"
     if sys.gettrace() is not None or sys.getprofile() is not None:
         yield "trace/profile hook"
 
 
 def _make_hook(out):
-    """An audit hook (PEP 578) that flags introspection and tampering done *by the solution*."""
+    """An audit hook (PEP 578) that flags introspection and tampering done by the solution."""
     busy = [False]
     getframe = sys._getframe
 
     def from_solution(direct):
-        """True when the audited operation was called by solution code (directly, or anywhere
-        up the stack when `direct` is False). Frames: 0 here, 1 _classify, 2 hook, 3 caller."""
-        f = getframe(3)
+        f = getframe(3)  # 0 here, 1 _classify, 2 hook, 3 the audited caller
         while f is not None:
             if f.f_code.co_filename == SOLUTION:
                 return True

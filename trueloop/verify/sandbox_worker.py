@@ -2,43 +2,57 @@
 
 Started and driven only by `trueloop.verify.sandbox` (see its docstring for the threat model).
 Standard library only. Once, at start-up, the worker (running as root) moves itself into fresh
-mount/network/IPC/UTS namespaces, brings up loopback, mounts a size-capped tmpfs and chroots
-into a minimal read-only root (the Python prefix, /usr, /lib*, a few /dev nodes; no /proc, /etc,
-/home, /root or /work). It pre-imports common modules, then serves jobs read from fd 0 as
-length-prefixed JSON. Per job it forks one child into a *new PID namespace* (it is PID 1 there,
-so when it ends the kernel kills every process it spawned, daemons and setsid children
-included), in a fresh working directory, with rlimits, no new privileges and an unprivileged
-uid; it enforces the wall clock from outside, caps captured output and result bytes, and
-reports how the child ended. Where a step is not allowed (not root), the worker says which
-protections are in force in its hello message and falls back to a process-group kill.
+mount/network/IPC/UTS namespaces, brings up loopback and chroots into a minimal read-only root
+holding the Python *standard library only* (site-packages, ctypes and the test modules masked)
+and the system libraries it links against; no /proc, /etc, /home, /root or the repository.
+
+Pristine template. Before it reads any job, the worker forks a *template* process. The template
+never receives a job, a value or a result: the worker hands it three pipe ends and a few
+integers (uid, limits), and it forks the child, which reads its commands from the pipe itself.
+So every child starts from memory that never held another job's data. Each child is PID 1 of
+a fresh PID namespace (everything it spawns dies with it) and enters its own IPC namespace
+(System V objects and message queues die with the job), runs on its own uid (one per job,
+drawn from the worker's range), has rlimits, `no_new_privs`, a seccomp deny list
+(`sandbox_seccomp.py`: keyring, ptrace/process_vm_*, SysV IPC, namespaces, mounts), no ctypes
+module, and a fresh tmpfs working directory (`noexec`, size-capped) that is unmounted after the
+job, so nothing a job wrote (a 1,500-deep directory chain included) is ever walked in Python.
+The job's conversation is `sandbox_session.py`. Where a step is not allowed (not root), the
+worker says which protections are in force in its hello message and falls back.
 """
 
 import ctypes
+import fcntl
+import glob
 import json
 import os
 import resource
-import select
-import shutil
 import signal
 import socket
+import stat
 import struct
 import sys
-import time
 
 CLONE_NEWNS, CLONE_NEWNET, CLONE_NEWPID = 0x20000, 0x40000000, 0x20000000
 CLONE_NEWIPC, CLONE_NEWUTS = 0x08000000, 0x04000000
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = (
-    1, 2, 4, 32, 4096, 16384, 1 << 18)
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = (
+    1, 2, 4, 8, 32, 4096, 16384, 1 << 18)
+MNT_DETACH = 2
 PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
-ROOT_DIRS = ("/usr", "/lib", "/lib64", "/lib32", "/bin")
+LIB_DIRS = ("/lib", "/lib64", "/lib32", "/usr/lib", "/usr/lib64", "/usr/lib32", "/bin",
+            "/usr/bin")
+MASKS = ("site-packages", "dist-packages", "ctypes", "test", "idlelib", "tkinter", "ensurepip",
+         "lib-dynload/_ctypes*", "lib-dynload/_test*", "lib-dynload/xxlimited*")
+# inside the stdlib: no third-party packages, no ctypes, no test modules
 DEV_NODES = ("/dev/null", "/dev/zero", "/dev/urandom", "/dev/random")
 SAFE_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"}
 PREIMPORT = ("math", "re", "collections", "itertools", "functools", "heapq", "bisect", "string",
              "operator", "typing", "fractions", "decimal", "statistics", "random", "copy",
              "dataclasses", "datetime", "unicodedata", "array", "hashlib", "textwrap", "enum")
 WORK_ROOT = "/sbx"
+UIDS_PER_WORKER = 256
 
 libc = ctypes.CDLL(None, use_errno=True)
+OWN_PIDNS = [-1]
 
 
 def _check(rc):
@@ -53,8 +67,6 @@ def mount(src, dst, fstype, flags, data=""):
 
 def _loopback_up():
     """ioctl(SIOCSIFFLAGS, IFF_UP|IFF_LOOPBACK|IFF_RUNNING) on `lo` in the new network namespace."""
-    import fcntl
-
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         fcntl.ioctl(s, 0x8914, struct.pack("16sH22x", b"lo", 0x1 | 0x8 | 0x40))
 
@@ -75,28 +87,51 @@ def _bind_ro(src, root):
           not src.startswith("/dev/") else 0))
 
 
+def _mask(path):
+    """Hide `path` (inside an already bound tree) behind an empty read-only mount."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k")
+    elif os.path.isfile(path):
+        mount("/dev/null", path, "", MS_BIND)
+
+
+def _python_dirs(lib_dir):
+    """Python installations under a system library dir (their packages must not be visible)."""
+    return [p for p in glob.glob(f"{lib_dir}/python*") if os.path.isdir(p)]
+
+
 def isolate(cfg):
     """Namespaces + chroot, once per worker. Returns the protections in force."""
     prot = {"pid_namespace": False, "net_namespace": False, "chroot": False,
-            "unprivileged_uid": False, "tmpfs_mb": 0}
+            "unprivileged_uid": False, "ipc_namespace_per_job": False, "seccomp": False,
+            "tmpfs_mb": 0, "stdlib_only": False}
     if os.geteuid() != 0 or not cfg["isolate"]:
         return prot
     _check(libc.unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS))
     _loopback_up()
     prot["net_namespace"] = True
     mount("", "/", "", MS_REC | MS_PRIVATE)
-    mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={cfg['tmpfs_mb']}m,mode=755")
+    mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=4m,mode=755")
     root = "/tmp/root"
     os.mkdir(root)
-    prefixes = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
-    for src in [*ROOT_DIRS, *sorted(prefixes), *DEV_NODES]:
-        covered = any(src.startswith(d + "/") for d in ROOT_DIRS if os.path.isdir(root + d))
+    stdlib = os.path.dirname(os.__file__)
+    for src in [*LIB_DIRS, stdlib, *DEV_NODES]:
+        covered = any(src.startswith(d + "/") for d in LIB_DIRS if os.path.isdir(root + d))
         if os.path.lexists(src) and not covered and not os.path.lexists(root + src):
             _bind_ro(src, root)
+    for lib in ("/usr/lib", "/usr/lib64", "/lib", "/lib64"):
+        if os.path.isdir(root + lib) and not os.path.islink(root + lib):
+            for p in _python_dirs(root + lib):
+                if os.path.realpath(p) != os.path.realpath(root + stdlib):
+                    _mask(p)
+    for pattern in MASKS:
+        for p in glob.glob(f"{root}{stdlib}/{pattern}"):
+            _mask(p)
     os.makedirs(root + WORK_ROOT, mode=0o711)
     os.chroot(root)
     os.chdir("/")
-    prot.update(chroot=True, tmpfs_mb=cfg["tmpfs_mb"], unprivileged_uid=True)
+    prot.update(chroot=True, unprivileged_uid=True, stdlib_only=True,
+                ipc_namespace_per_job=True, tmpfs_mb=cfg["tmpfs_mb"])
     prot["pid_namespace"] = _try_pid_namespace()
     return prot
 
@@ -110,42 +145,95 @@ def _try_pid_namespace():
         return False
 
 
-OWN_PIDNS = [-1]
+class Template:
+    """The pristine template process: forks children on request, reaps them on request."""
+
+    def __init__(self, cfg, keep_closed):
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.pid = os.fork()
+        if self.pid == 0:
+            ours.close()
+            for fd in keep_closed:
+                os.close(fd)
+            try:
+                _template_loop(theirs, cfg)
+            finally:
+                os._exit(0)
+        theirs.close()
+        self.sock = ours
+
+    def spawn(self, req, fds):
+        socket.send_fds(self.sock, [json.dumps(req).encode()], fds)
+        return json.loads(self.sock.recv(4096))["pid"]
+
+    def reap(self, pid):
+        self.sock.send(json.dumps({"reap": pid}).encode())
+        return json.loads(self.sock.recv(4096))["status"]
 
 
-def child(job, cfg, wd, out_w, res_w, harness):
+def _template_loop(sock, cfg):
+    _check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0))
+    while True:
+        msg, fds, _, _ = socket.recv_fds(sock, 4096, 4)
+        if not msg:
+            return
+        req = json.loads(msg)
+        if "reap" in req:
+            sock.send(json.dumps({"status": os.waitpid(req["reap"], 0)[1]}).encode())
+            continue
+        pidns = cfg["prot"]["pid_namespace"]
+        if pidns:
+            _check(libc.unshare(CLONE_NEWPID))
+        pid = os.fork()
+        if pid == 0:
+            _child(req, fds, cfg)
+        if pidns:
+            _check(libc.setns(OWN_PIDNS[0], CLONE_NEWPID))
+        for fd in fds:
+            os.close(fd)
+        sock.send(json.dumps({"pid": pid}).encode())
+
+
+def _child(req, fds, cfg):
     """Runs in the forked child: drop everything, then hand over to the harness."""
+    global libc
     code = 70
     try:
+        cmd_r, out_w, res_w = (fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for fd in fds)
         os.setsid()
         null = os.open("/dev/null", os.O_RDONLY)
-        os.dup2(null, 0)
-        os.dup2(out_w, 1)
-        os.dup2(out_w, 2)
-        os.dup2(res_w, 3)
-        os.closerange(4, 1 << 16)
-        os.chdir(wd)
-        _set_limits(job, cfg)
-        if cfg["prot"]["unprivileged_uid"]:
-            uid = cfg["uid"]
+        for src, dst in ((null, 0), (out_w, 1), (out_w, 2), (res_w, 3), (cmd_r, 4)):
+            os.dup2(src, dst)
+        os.closerange(5, 1 << 16)
+        os.chdir(req["wd"])
+        prot = cfg["prot"]
+        if prot["ipc_namespace_per_job"]:
+            _check(libc.unshare(CLONE_NEWIPC))
+        _set_limits(req, cfg)
+        if prot["unprivileged_uid"]:
+            uid = req["uid"]
             os.setgroups([])
             os.setresgid(uid, uid, uid)
             os.setresuid(uid, uid, uid)
         _check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
         _check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0))
+        if prot["seccomp"] and not sandbox_seccomp.install(libc):
+            raise OSError("seccomp filter refused")
+        libc = None
+        for name in [m for m in sys.modules if m.split(".")[0] in ("ctypes", "_ctypes")]:
+            del sys.modules[name]  # the chroot has no ctypes to import again
         os.environ.clear()
-        os.environ.update(SAFE_ENV, HOME=wd, TMPDIR=wd)
+        os.environ.update(SAFE_ENV, HOME=req["wd"], TMPDIR=req["wd"])
         code = 71
-        harness(job, 3)
+        (sandbox_child if req["role"] == "candidate" else sandbox_checker).serve(4, 3)
         code = 0
     finally:
         os._exit(code)
 
 
-def _set_limits(job, cfg):
-    timeout = job.get("timeout_s") or cfg["timeout_s"]
-    cpu = int(timeout) + 1
+def _set_limits(req, cfg):
     mb = 1 << 20
+    cpu = int(req["cpu_s"])
     for res, value in ((resource.RLIMIT_AS, cfg["memory_mb"] * mb),
                        (resource.RLIMIT_CPU, cpu),
                        (resource.RLIMIT_FSIZE, cfg["file_mb"] * mb),
@@ -155,82 +243,74 @@ def _set_limits(job, cfg):
         resource.setrlimit(res, (value, value + 1 if res == resource.RLIMIT_CPU else value))
 
 
-def run_job(job, cfg, harness, counter):
-    """Fork one child for `job`, watch it from outside, and report how it ended."""
-    wd = f"{WORK_ROOT}/{counter}" if cfg["prot"]["chroot"] else _host_workdir()
-    os.makedirs(wd, mode=0o700, exist_ok=True)
-    if cfg["prot"]["unprivileged_uid"]:
-        os.chown(wd, cfg["uid"], cfg["uid"])
-    out_r, out_w = os.pipe()
-    res_r, res_w = os.pipe()
-    pidns = cfg["prot"]["pid_namespace"]
-    start = time.perf_counter()
-    if pidns:
-        _check(libc.unshare(CLONE_NEWPID))
+class Workdirs:
+    """A fresh working directory per job: its own tmpfs (isolated) or a host temp dir."""
+
+    def __init__(self, cfg):
+        self.cfg = cfg
+        self.isolated = cfg["prot"]["chroot"]
+
+    def make(self, counter, uid):
+        if not self.isolated:
+            import tempfile
+
+            wd = tempfile.mkdtemp(prefix="trueloop-sbx-")
+            return wd
+        wd = f"{WORK_ROOT}/{counter}"
+        os.mkdir(wd, 0o700)
+        mount("tmpfs", wd, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+              f"size={self.cfg['tmpfs_mb']}m,mode=700,uid={uid},gid={uid}")
+        return wd
+
+    def remove(self, wd):
+        if self.isolated:
+            _check(libc.umount2(wd.encode(), MNT_DETACH))
+            os.rmdir(wd)
+            return
+        try:
+            wipe(wd)
+        except OSError as e:  # degraded mode: a leftover on the host, said on stderr
+            print(f"sandbox worker: could not remove {wd}: {e}", file=sys.stderr)
+
+
+def wipe(top):
+    """Delete a directory tree without recursion, open-file or path-length limits: one
+    directory fd at a time, moving down by name and back up through `..`."""
+    fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY)
+    names = []
+    while True:
+        sub = None
+        for name in os.listdir(fd):
+            if stat.S_ISDIR(os.lstat(name, dir_fd=fd).st_mode):
+                sub = name
+                break
+            os.unlink(name, dir_fd=fd)
+        if sub is not None:
+            child = os.open(sub, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = child
+            names.append(sub)
+            continue
+        if not names:
+            os.close(fd)
+            os.rmdir(top)
+            return
+        parent = os.open("..", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+        os.close(fd)
+        fd = parent
+        os.rmdir(names.pop(), dir_fd=fd)
+
+
+def _seccomp_works():
+    """Install the filter in a throw-away child: is it accepted on this kernel?"""
     pid = os.fork()
     if pid == 0:
-        child(job, cfg, wd, out_w, res_w, harness)
-    if pidns:
-        _check(libc.setns(OWN_PIDNS[0], CLONE_NEWPID))
-    os.close(out_w)
-    os.close(res_w)
-    timeout = job.get("timeout_s") or cfg["timeout_s"]
-    report = _watch(pid, out_r, res_r, start + timeout, cfg)
-    if not pidns:
-        _killpg(pid)
-    report["wall_s"] = time.perf_counter() - start
-    shutil.rmtree(wd, ignore_errors=True)
-    return report
-
-
-def _host_workdir():
-    import tempfile
-
-    return tempfile.mkdtemp(prefix="trueloop-sbx-")
-
-
-def _killpg(pid):
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except OSError:
-        pass
-
-
-def _watch(pid, out_r, res_r, deadline, cfg):
-    """Read output/results with caps until the child and all writers are gone or time is up."""
-    bufs = {out_r: bytearray(), res_r: bytearray()}
-    caps = {out_r: cfg["output_bytes"], res_r: cfg["result_bytes"]}
-    pidfd = os.pidfd_open(pid)
-    open_fds = {out_r, res_r}
-    status = None
-    killed = None
-    while open_fds or status is None:
-        left = deadline - time.perf_counter()
-        if left <= 0 and killed is None:
-            killed = "timeout"
-            os.kill(pid, signal.SIGKILL)
-        wait_fds = list(open_fds) + ([pidfd] if status is None else [])
-        ready, _, _ = select.select(wait_fds, [], [], max(left, 0) if killed is None else 1.0)
-        if not ready and killed is not None and status is not None:
-            break  # writers outside a PID namespace may linger; the pgroup kill ends them
-        for fd in ready:
-            if fd == pidfd:
-                status = os.waitpid(pid, 0)[1]
-                continue
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                open_fds.discard(fd)
-                continue
-            if len(bufs[fd]) <= caps[fd]:
-                bufs[fd] += chunk
-            if len(bufs[fd]) > caps[fd] and killed is None:
-                killed = "output_limit" if fd == out_r else "result_limit"
-                os.kill(pid, signal.SIGKILL)
-    for fd in (pidfd, out_r, res_r):
-        os.close(fd)
-    return {"killed": killed, "status": status,
-            "output": bytes(bufs[out_r][: caps[out_r]]).decode("utf-8", "replace"),
-            "results": bytes(bufs[res_r][: caps[res_r]]).decode("utf-8", "replace")}
+        ok = False
+        try:
+            ok = libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 and sandbox_seccomp.install(libc)
+        finally:
+            os._exit(0 if ok else 1)
+    return os.waitpid(pid, 0)[1] == 0
 
 
 def _recv(f):
@@ -249,24 +329,37 @@ def _send(fd, obj):
 
 
 def main():
+    global sandbox_child, sandbox_checker, sandbox_seccomp, sandbox_session
     cfg = json.loads(sys.argv[1])
+    sys.path.append(cfg["here"])  # after the stdlib: trueloop/verify has a `numbers.py`
+    import sandbox_checker
+    import sandbox_child
+    import sandbox_seccomp
+    import sandbox_session
+
+    sys.path.remove(cfg["here"])
+
     proto_in = os.fdopen(os.dup(0), "rb", buffering=0)
     proto_out = os.dup(1)
     null = os.open("/dev/null", os.O_RDWR)
     os.dup2(null, 0)
     os.dup2(null, 1)
-    ns = {"__name__": "trueloop_sandbox_child"}
-    with open(cfg["child_path"]) as f:
-        exec(compile(f.read(), cfg["child_path"], "exec"), ns)
     for name in PREIMPORT:
         __import__(name)
     OWN_PIDNS[0] = os.open("/proc/self/ns/pid", os.O_RDONLY) if os.geteuid() == 0 else -1
-    cfg["prot"] = isolate(cfg)
-    _send(proto_out, {"hello": cfg["prot"]})
+    cfg["prot"] = prot = isolate(cfg)
+    prot["seccomp"] = prot["chroot"] and _seccomp_works()
+    template = Template(cfg, [proto_in.fileno(), proto_out])
+    _send(proto_out, {"hello": prot})
+    workdirs = Workdirs(cfg)
     counter = 0
     while (job := _recv(proto_in)) is not None:
         counter += 1
-        _send(proto_out, run_job(job, cfg, ns["main"], counter))
+        uid = cfg["uid"] + (2 * counter) % UIDS_PER_WORKER
+        wd = workdirs.make(counter, uid)
+        report = sandbox_session.run(job, cfg, template, (uid, uid + 1), wd)
+        workdirs.remove(wd)
+        _send(proto_out, report)
 
 
 if __name__ == "__main__":

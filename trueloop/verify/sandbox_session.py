@@ -1,0 +1,325 @@
+"""One job's conversation, driven by the sandbox worker (trusted side; standard library only).
+
+The worker asks its pristine template for a candidate child (and, when the job has asserts
+that could not be split, a checker child), then talks to them one command at a time:
+load -> each test in order -> finish. Every command carries a fresh 64-bit nonce; a reply is
+accepted only with the nonce of the command outstanding, so the submission (which sees a
+command only once it has been sent) cannot answer ahead, and any other frame is a protocol
+violation (`hack:patched`). Only this side decides how the run ended: `done` means the
+candidate answered every command it was sent, `finish` included; a process that ends with a
+command unanswered ended early (`hack:exit` unless a limit killed it).
+
+Limits enforced here, from outside the children: `timeout_s` per command (one test; a whole
+unsplit assert with its forwarded calls counts as one), `budget_s` for the whole job, captured
+output and result-channel bytes. With `fail_fast`, the job stops at the first test whose value
+fails its expected check (the check is `sandbox_wire.compare`, the same function the verifier
+uses) or whose unsplit assert fails.
+"""
+
+import json
+import os
+import select
+import signal
+import time
+
+import sandbox_wire as wire
+
+CRASH_SIGNALS = {4, 7, 8, 11}  # SIGILL SIGBUS SIGFPE SIGSEGV
+SIGXCPU, SIGXFSZ = 24, 25
+MAX_WHY = 20
+
+
+class Child:
+    """A spawned sandbox process as the worker sees it: pipes, pidfd, buffered frames."""
+
+    def __init__(self, template, role, uid, wd, cpu_s, pidns):
+        cmd_r, cmd_w = os.pipe()
+        res_r, res_w = os.pipe()
+        out_r, out_w = os.pipe()
+        self.pid = template.spawn({"role": role, "uid": uid, "wd": wd, "cpu_s": cpu_s},
+                                  [cmd_r, out_w, res_w])
+        self.pidfd = os.pidfd_open(self.pid)  # the template reaps only when asked: no pid reuse
+        for fd in (cmd_r, out_w, res_w):
+            os.close(fd)
+        os.set_blocking(cmd_w, False)
+        self.template, self.cmd_w, self.res_r, self.out_r = template, cmd_w, res_r, out_r
+        self.pidns = pidns
+        self.pending = b""
+        self.rbuf = b""
+        self.frames = []
+        self.out = bytearray()
+        self.res_bytes = 0
+        self.status = None
+        self.open = {res_r, out_r}
+
+    def send(self, obj):
+        self.pending += (json.dumps(obj) + "\n").encode()
+        self._flush()
+
+    def _flush(self):
+        if self.pending and self.cmd_w is not None:
+            try:
+                self.pending = self.pending[os.write(self.cmd_w, self.pending):]
+            except BlockingIOError:
+                pass
+            except BrokenPipeError:
+                self.pending = b""
+
+    def kill(self):
+        if self.status is None:
+            try:
+                signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def reap(self):
+        if self.status is None:
+            self.status = self.template.reap(self.pid)
+        return self.status
+
+    def close(self):
+        self.kill()
+        if not self.pidns:  # no PID namespace: end the process group it leads (setsid)
+            try:
+                os.killpg(self.pid, signal.SIGKILL)
+            except OSError:
+                pass
+        self.reap()
+        for fd in (self.pidfd, self.cmd_w, self.res_r, self.out_r):
+            if fd is not None:
+                os.close(fd)
+        self.cmd_w = None
+
+
+class Session:
+    def __init__(self, job, cfg):
+        self.job, self.cfg = job, cfg
+        self.timeout = float(job.get("timeout_s") or cfg["timeout_s"])
+        self.start = time.perf_counter()
+        self.end_by = self.start + float(job.get("budget_s") or 3 * self.timeout)
+        self.killed = None
+        self.flags, self.why, self.unknown_flags = set(), [], 0
+
+    def note(self, flag, why):
+        self.flags.add(flag)
+        if len(self.why) < MAX_WHY:
+            self.why.append(wire.clean(why))
+
+    def ask(self, child, cmd, extra=()):
+        """Send `cmd` with a fresh nonce; the reply, or None (dead, killed, out of time)."""
+        nonce = int.from_bytes(os.urandom(8), "little")
+        child.send({"n": nonce, **cmd})
+        deadline = min(time.perf_counter() + self.timeout, self.end_by)
+        while self.killed is None:
+            replies = [f for f in child.frames if "n" in f]
+            for f in replies:
+                child.frames.remove(f)
+                if f["n"] == nonce:
+                    return f
+                self.note("hack:patched", "a reply to no outstanding command")
+            if child.status is not None:
+                return None
+            if extra and (f := extra[0](child)) is not None:
+                return f
+            self._pump(deadline)
+        return None
+
+    def _pump(self, deadline):
+        kids = self.children
+        left = deadline - time.perf_counter()
+        if left <= 0:
+            self.stop("timeout")
+            return
+        reads = [fd for c in kids for fd in c.open] + [c.pidfd for c in kids if c.status is None]
+        writes = [c.cmd_w for c in kids if c.pending and c.cmd_w is not None]
+        ready_r, ready_w, _ = select.select(reads, writes, [], left)
+        for c in kids:
+            if c.cmd_w in ready_w:
+                c._flush()
+            for fd in [fd for fd in c.open if fd in ready_r]:
+                self._read(c, fd)
+            if c.pidfd in ready_r and c.status is None:
+                c.reap()
+                self._drain_now(c)
+
+    def _drain_now(self, c):
+        """Everything a process wrote before it exited is in its pipes now: read it."""
+        while c.open:
+            ready, _, _ = select.select(list(c.open), [], [], 0)
+            if not ready:
+                return
+            for fd in ready:
+                self._read(c, fd)
+
+    def _read(self, c, fd):
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            c.open.discard(fd)
+            return
+        if fd == c.out_r:
+            c.out += chunk[: max(self.cfg["output_bytes"] + 1 - len(c.out), 0)]
+            if len(c.out) > self.cfg["output_bytes"]:
+                self.stop("output_limit")
+            return
+        c.res_bytes += len(chunk)
+        if c.res_bytes > self.cfg["result_bytes"]:
+            self.stop("result_limit")
+            return
+        *lines, c.rbuf = (c.rbuf + chunk).split(b"\n")
+        for line in lines:
+            self._frame(c, line)
+
+    def _frame(self, c, line):
+        try:
+            f = json.loads(line)
+        except (ValueError, RecursionError):
+            f = None
+        if type(f) is not dict:
+            self.note("hack:patched", "malformed frame on the result channel")
+        elif "f" in f and c is self.children[0]:
+            name = f["f"]
+            if name in wire.FLAGS:
+                self.note(name, f"{name}: {wire.clean(f.get('why'))}")
+            else:
+                self.unknown_flags += 1
+        elif "n" not in f and c is self.children[0]:
+            self.note("hack:patched", "a frame on the result channel that answers no command")
+        else:
+            c.frames.append(f)
+
+    def stop(self, why):
+        if self.killed is None:
+            self.killed = why
+        for c in self.children:
+            c.kill()
+
+
+def run(job, cfg, template, uids, wd):
+    """Run one job on fresh children; the report the worker sends back to the verifier."""
+    s = Session(job, cfg)
+    s.template = template
+    cpu_s = int(s.end_by - s.start) + 1
+    pidns = cfg["prot"]["pid_namespace"]
+    cand = Child(template, "candidate", uids[0], wd, cpu_s, pidns)
+    s.children = [cand]
+    calls, stmts = job.get("calls", []), job.get("stmts", [])
+    rep = {"load": None, "calls": [None] * len(calls), "stmts": [None] * len(stmts),
+           "stopped_early": False}
+    try:
+        finished = _converse(s, cand, rep, uids[1], cpu_s)
+        if finished:
+            _drain(s, cand)
+        ended = _ended(s, cand, finished)
+    finally:
+        for c in s.children:
+            c.close()
+    cap = cfg["output_bytes"]
+    return {**rep, "ended": ended, "flags": sorted(s.flags), "why": s.why,
+            "unknown_flags": s.unknown_flags, "wall_s": time.perf_counter() - s.start,
+            "output": bytes(cand.out[:cap]).decode("utf-8", "replace")}
+
+
+def _converse(s, cand, rep, checker_uid, cpu_s):
+    """load -> tests in order -> finish. True when the candidate answered every command."""
+    job = s.job
+    load = s.ask(cand, {"load": job.get("source", ""), "setup": job.get("setup", "")})
+    if load is None:
+        return False
+    rep["load"] = {"ok": load.get("ok") is True, "err": wire.clean(load.get("err"), 80)}
+    n_calls = len(job.get("calls", []))
+    order = job.get("order") or [*range(n_calls), *(-j - 1 for j in range(len(rep["stmts"])))]
+    expect = job.get("expect") or [None] * n_calls
+    checker = None
+    for step in order if rep["load"]["ok"] else ():
+        if step >= 0:
+            f = s.ask(cand, {"call": job["calls"][step]})
+            if f is None:
+                return False
+            rep["calls"][step] = out = _outcome(s, f)
+            passed = expect[step] is None or _passes(expect[step], out)
+        else:
+            if checker is None:
+                checker = Child(s.template, "checker", checker_uid, "/", cpu_s,
+                                cand.pidns)
+                s.children.append(checker)
+                s.ask(checker, {"setup": job.get("setup", ""), "names": job.get("proxied", [])})
+            f = s.ask(checker, {"stmt": job["stmts"][-step - 1]}, (_forwarder(s, cand),))
+            if cand.status is not None or s.killed:
+                return False
+            rep["stmts"][-step - 1] = passed = f is not None and f.get("ok") is True
+        if not passed and job.get("fail_fast"):
+            rep["stopped_early"] = True
+            break
+    return s.ask(cand, {"finish": True}) is not None
+
+
+def _forwarder(s, cand):
+    """While the checker runs an assert: forward its proxy calls to the candidate."""
+
+    def forward(checker):
+        for f in [f for f in checker.frames if "apply" in f]:
+            checker.frames.remove(f)
+            r = s.ask(cand, {"apply": str(f["apply"]), "args": f.get("args", []),
+                             "kw": f.get("kw", {"d": []})})
+            out = _outcome(s, r) if r is not None else {"err": "CandidateError"}
+            if "nonplain" in out:
+                out = {"err": f"nonplain:{out['nonplain']}"}
+            checker.send({"m": f.get("m"), **out})
+        return None
+
+    return forward
+
+
+def _outcome(s, f):
+    keys = [k for k in ("v", "err", "nonplain") if k in f]
+    if len(keys) != 1:
+        s.note("hack:patched", "malformed reply on the result channel")
+        return {"err": "malformed"}
+    if keys[0] == "v":
+        return {"v": f["v"]}
+    if keys[0] == "err":
+        return {"err": wire.clean(f["err"], 80)}
+    return {"nonplain": wire.clean(f["nonplain"], 60), "eq": f.get("eq") is True}
+
+
+def _passes(expect, out):
+    check, tol, expected = expect
+    if "v" not in out:
+        return False
+    try:
+        got, want = wire.decode(out["v"]), wire.decode(expected)
+    except wire.WireError:
+        return False
+    return wire.compare(check, got, want, tol)
+
+
+def _drain(s, cand):
+    """After `finish`: let the candidate exit and collect the output it still had in flight."""
+    deadline = min(time.perf_counter() + 1.0, s.end_by)
+    while cand.status is None and s.killed is None and time.perf_counter() < deadline:
+        s._pump(deadline)
+    cand.kill()
+    while cand.open:
+        ready, _, _ = select.select(list(cand.open), [], [], 0.05)
+        if not ready:
+            break
+        for fd in ready:
+            s._read(cand, fd)
+
+
+def _ended(s, cand, finished):
+    if s.killed:
+        return s.killed
+    if finished:
+        return "done"
+    status = cand.reap()
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        if sig in (SIGXCPU, SIGXFSZ):
+            return "timeout" if sig == SIGXCPU else "file_limit"
+        ended = "crash" if sig in CRASH_SIGNALS else "signal"
+    else:
+        ended = "exited"
+    if ended != "crash":
+        s.note("hack:exit", f"process ended ({ended}) with a command unanswered")
+    return ended
