@@ -39,7 +39,8 @@ from trueloop.verify.extract import boxed_contents  # noqa: E402
 OUT = Path(__file__).resolve().parent / "data" / "math_external.jsonl"
 MV_FILES = ("test_all", "test_numina_cases", "test_open_thoughts", "test_yujianll",
             "test_string_extraction", "test_boxed", "test_strict")
-_STATEMENT = re.compile(r"\\boxed|\\fbox|final\s+answer|the\s+answer\s+is|answer\s*:|^\s*####",
+_STATEMENT = re.compile(r"\\boxed|\\fbox|final\s+answer|the\s+answer\s+is|answer\s*:|^\s*####"
+                        r"|^\s*answer\s*(?:\$|\\\[|\\\()",
                         re.IGNORECASE | re.MULTILINE)
 
 

@@ -482,6 +482,8 @@ EXTRACTION_SENTENCES: list[Row] = [
     ("C", "Final Answer: The correct option is D)", False, "wrong"),
     ("12", "Answer $12$", True, "ok"),
     ("12", "Answer \\[ 12 \\]", True, "ok"),
+    ("12", "The answer is\n\\[\n12\n\\]\nas required.", True, "ok"),
+    ("12", "Final Answer:\n$$\n13\n$$", False, "wrong"),
     ("12", "We need an answer $x$ with x = 12.", False, "no_answer"),
     ("46", "Final Answer: The number of tiles in $S(n)$ is 46.", True, "ok"),
     ("\\begin{pmatrix}5&6\\\\7&8\\end{pmatrix}",

@@ -50,6 +50,8 @@ _SENTENCE_END = re.compile(r"(?<!\d)\.(?!\d)|\.(?=\s|$)|,\s+(?=[A-Za-z]{2})"
 # "Final Answer: The area of the garden is 56." states 56; "The correct option is B)" states B)
 _SENTENCE_ANSWER = re.compile(r"^(?:[A-Za-z$]\S*\s+)+?(?:is|are|equals)\s+(?=\S)"
                               r"(?!.*\bis\s)", re.IGNORECASE)
+_DISPLAY = {"\\[": "\\]", "$$": "$$"}
+# a statement whose line only opens display math reads to the closing delimiter
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?")
 
 
@@ -154,7 +156,14 @@ def statement_answers(text: str, pattern: re.Pattern[str]) -> list[str]:
     for k, m in enumerate(pattern.finditer(text)):
         if k == MAX_STATEMENTS:
             break
-        line = text[m.end() : m.end() + MAX_STATEMENT].split("\n", 1)[0]
+        window = text[m.end() : m.end() + MAX_STATEMENT]
+        line = window.split("\n", 1)[0]
+        closer = _DISPLAY.get(line.strip())
+        if closer is not None and closer in window[len(line):]:  # `\[` on its own line
+            answer = window[len(line) : window.index(closer, len(line))].strip()
+            if answer and not pattern.search(answer):
+                out.append(answer)
+            continue
         end = _SENTENCE_END.search(line)
         answer = (line[: end.start()] if end else line).lstrip(" \t*_:$").rstrip(" \t*_$.")
         answer = _SENTENCE_ANSWER.sub("", answer, count=1).lstrip(" \t*_:$")
