@@ -174,6 +174,8 @@ def _variants(question: str, gold: str, rng: random.Random, sympy) -> list[tuple
         if (m := _SOLVE_FOR.search(question)) is not None:
             out.append((f"{m.group(1)} = {n}", True))
         out += [(f"{n}.0", True), (str(n + rng.choice([-2, -1, 1, 3])), False)]
+        if abs(n) >= 1000:
+            out.append((f"{n:,}", True))
         if n:
             out.append((str(-n), False))
     elif _DEC.match(gold):
@@ -181,7 +183,11 @@ def _variants(question: str, gold: str, rng: random.Random, sympy) -> list[tuple
     elif (m := _FRAC.match(gold)) is not None:
         sign, p, q = m.group(1), int(m.group(2)), int(m.group(3))
         out += [(f"{sign}\\frac{{{p}}}{{{q}}}", True), (f"{sign}{p + 1}/{q}", False),
-                (f"{sign}\\frac{{{q}}}{{{p}}}", p == q)]
+                (f"{sign}\\frac{{{q}}}{{{p}}}", p == q),
+                (f"{sign}\\dfrac{{{2 * p}}}{{{2 * q}}}", True),
+                (f"{'' if sign else '-'}{p}/{q}", False)]
+        if _terminates(q):
+            out.append((f"{sign}{p / q:g}" if len(f"{p / q:g}") < 12 else gold, True))
     elif gold in ("True", "False"):
         out += [(gold.lower(), True), ("False" if gold == "True" else "True", False)]
     elif re.fullmatch(r"-?[\d/.]+(, -?[\d/.]+)+", gold):
@@ -199,6 +205,14 @@ def _variants(question: str, gold: str, rng: random.Random, sympy) -> list[tuple
         wrong = expr + 1
         out.append((sympy.latex(wrong), False))
     return out
+
+
+def _terminates(q: int) -> bool:
+    while q % 2 == 0:
+        q //= 2
+    while q % 5 == 0:
+        q //= 5
+    return q == 1
 
 
 def _bump(part: str) -> str:
