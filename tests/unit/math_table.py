@@ -473,6 +473,9 @@ INEQUALITIES: list[Row] = [
     ("[-3, 3]", box("|x| \\le 3"), True, "ok"),
     ("[-3, 3]", box("|x| < 3"), False, "wrong"),
     ("(-\\infty,-2)\\cup(2,\\infty)", box("|x| > 2"), True, "ok"),
+    ("[1, 4)", box("1 \\le g(t) < 4"), True, "ok"),
+    ("[1, 4)", box("1 < g(t) < 4"), False, "wrong"),
+    ("h(x) = x^2 + 1", box("h(x)=1+x^2"), True, "ok"),
 ]
 
 EXTRACTION_SENTENCES: list[Row] = [

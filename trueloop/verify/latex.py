@@ -353,6 +353,11 @@ class _Parser:
             return (sympy.Symbol(f"{tok}_{self.raw_group()}"),)
         if tok in _CONSTS and _CONSTS[tok] is not None:
             return (_CONSTS[tok],)
+        if tok in _FUNCTION_NAMES and self.toks[self.i : self.i + 3][::2] == ["(", ")"] \
+                and self.toks[self.i + 1].isalpha() and len(self.toks[self.i + 1]) == 1:
+            arg = sympy.Symbol(self.toks[self.i + 1])
+            self.i += 3
+            return (sympy.Function(tok)(arg),)  # `f(x)`: a function value, not f*x
         return (sympy.Symbol(tok),)
 
     def function(self, name: str):
@@ -433,6 +438,8 @@ class _Parser:
         return Mat(tuple(rows))
 
 
+_FUNCTION_NAMES = {"f", "g", "h"}
+# a one-letter name applied to one variable, `f(x)`, is a function value
 _FUNC_ENDS = {r"\rfloor", r"\rceil", r"\end", r"\}", r"\\"}
 _GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta", "theta",
           "vartheta", "iota", "kappa", "lambda", "mu", "nu", "xi", "rho", "sigma", "tau",

@@ -77,6 +77,11 @@ def solve_inequality(ops: tuple[str, ...], terms: tuple):
     if not all(isinstance(t, tuple) and len(t) == 1 for t in terms):
         return None
     exprs = [t[0] for t in terms]
+    calls = set().union(*(e.atoms(sympy.core.function.AppliedUndef) for e in exprs))
+    if len(calls) == 1:  # `0 < f(x) < 1`: the function value is the variable
+        (call,) = calls
+        var = sympy.Symbol(f"_{call.func.__name__}")
+        exprs = [e.subs(call, var) for e in exprs]
     symbols = set().union(*(e.free_symbols for e in exprs))
     if len(symbols) != 1 or any(e.has(sympy.oo, -sympy.oo) for e in exprs):
         return None
