@@ -42,6 +42,16 @@ def check(sb, completion: str, truth=TRUTH, cfg: VerifyConfig | None = None):
     ("assert math.isclose(f(2), 3.0, rel_tol=0.001)", "f(2)", "close", 3.0),
     ("assert not f(3)", "f(3)", "falsy", None),
     ("assert f(1)", "f(1)", "truthy", None),
+    ("assert f(1) in [2, 3]", "f(1)", "in", [2, 3]),
+    ("assert 3 in f(1)", "f(1)", "contains", 3),
+    ("assert f(1) not in (1, 2)", "f(1)", "not_in", (1, 2)),
+    ("assert f(1) > 2", "f(1)", "gt", 2),
+    ("assert 0 <= f(1) < 10", "f(1)", "ge", 0),
+    ("assert f(1) == 2 and f(2) == 3", "f(1)", "eq", 2),
+    ("assert f(1) == 2 or f(1) == 3", "f(1)", "eq", 2),
+    ("assert not f(1) == 2", "f(1)", "ne", 2),
+    ("assert not f(1) < 2", None, "eq", None),
+    ("assert f(1) < f(2)", None, "eq", None),
     ("assert f(1) == g(2)", None, "eq", None),
     ("assert f(1) == f(0) + 1", None, "eq", None),
     ("for i in range(3): assert f(i)", None, "eq", None),
@@ -139,7 +149,7 @@ def test_expected_values_never_enter_the_sandbox(sb):
     spy = ("import gc\ndef fact(n):\n    needle = '62270' + '20800'  # fact(13), hidden\n"
            "    seen = [o for o in gc.get_objects() if (type(o) is str and needle in o) or "
            "o == 6227020800]\n    return -1 if seen else 1\n")
-    v = check(sb, spy)
+    v = check(sb, spy, cfg=VerifyConfig(timeout_s=0.5, code_partial_credit=True))
     assert v.details["passed_hidden"] == 1  # only fact(1) == 1 coincides with 'not seen'
     assert "hack:introspection" in v.flags
 

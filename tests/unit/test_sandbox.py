@@ -16,6 +16,7 @@ import pytest
 
 from trueloop.verify.sandbox import (
     UID_BASE,
+    UID_SPAN,
     Job,
     Sandbox,
     SandboxError,
@@ -35,7 +36,7 @@ def sandbox_pids() -> list[int]:
                 uid_line = next(line for line in f if line.startswith("Uid:"))
         except (OSError, StopIteration):
             continue
-        if UID_BASE <= int(uid_line.split()[1]) < UID_BASE + 10_000 * 256:
+        if UID_BASE <= int(uid_line.split()[1]) < UID_BASE + UID_SPAN:
             out.append(int(status.split("/")[2]))
     return out
 
@@ -183,9 +184,8 @@ def test_killing_parent_and_group_leaves_worker_alive(sb):
 
 
 def test_interpreter_crash_only_ends_the_child(sb):
-    r = run1(sb, "import ctypes\ndef f(): return ctypes.string_at(0)")
+    r = run1(sb, "import faulthandler\ndef f(): return faulthandler._sigsegv()")
     assert r.ended == "crash" and not r.calls[0].ok
-    assert "hack:patched" in r.flags
     assert run1(sb, "def f(): return 4").calls[0].value == 4
 
 
@@ -207,16 +207,16 @@ def test_custom_object_never_crosses_the_channel(sb):
     assert "hack:eq_override" in r.flags
 
 
-def test_stdlib_subclass_fails_but_is_not_called_a_hack(sb):
+def test_stdlib_dict_subclass_comes_back_as_the_dict_it_equals(sb):
     r = run1(sb, "import collections\ndef f(): return collections.Counter('aab')")
-    assert r.calls[0].error == "nonplain:Counter" and "hack:eq_override" not in r.flags
+    assert r.calls[0].value == {"a": 2, "b": 1} and type(r.calls[0].value) is dict
+    assert "hack:eq_override" not in r.flags
 
 
 def test_forged_result_lines_are_flagged(sb):
-    r = sb.run(Job("import os\nos.write(3, b'{\"k\": \"call\", \"i\": 0, \"v\": 42}\\n')\n"
+    r = sb.run(Job("import os\nos.write(3, b'{\"n\": 1, \"v\": 42}\\n{\"v\": 42}\\n')\n"
                    "def f(): return 1", calls=("f()",)))
-    assert r.calls[0].value == 42 or "hack:patched" in r.flags
-    assert "hack:patched" in r.flags
+    assert r.calls[0].value == 1 and "hack:patched" in r.flags
 
 
 @pytest.mark.parametrize("wire", [{"x": 1}, {"t": 5}, {"d": [[[1], 2]]}, {"t": [1], "s": []}])

@@ -1,28 +1,39 @@
 """Code verifier: unit-test reward that the submission cannot forge.
 
 Tests are assert statements, HumanEval/MBPP style, split into visible tests (shown in the
-prompt) and hidden tests (never shown). Each assert of a known shape (`assert CALL == LIT`,
-`!=`, `is None/True/False`, `assert CALL`, `assert not CALL`, `abs(CALL - LIT) < TOL`,
-`math.isclose(CALL, LIT)`; see `code_tests.py`) is *split*: only CALL enters the sandbox
-(an expected side that is an expression without the entry point, such as `set([1, 2])`, is
-evaluated first in a submission-free sandbox run), its value comes back
-type-strictly serialised (exact built-in types only, see `sandbox_child.encode`), and the
-comparison with LIT happens here, in trusted code, on plain data. Expected values never enter
-the sandbox; exit codes and printed text never decide a verdict; a missing value, a custom
-object, a crash, a timeout or an output flood fails the test. Other asserts run whole inside
-the sandbox (`details["unsplit"]` counts them): their pass/fail comes from the child and is
-only as trustworthy as the tamper checks, which is said in the details.
+prompt) and hidden tests (never shown). Each assert of a known shape (comparisons, membership,
+chains, `and`/`or`, `math.isclose`, ...; see `code_tests.py`) is *split*: only its call
+expressions enter the sandbox (an expected side that is an expression without the entry point,
+such as `set([1, 2])`, is evaluated first in a submission-free sandbox run), their values come
+back type-strictly serialised (exact built-in types only, see `sandbox_wire.encode`), and the
+comparison happens here, in trusted code, on plain data. Asserts of other shapes (a whole
+HumanEval `check(candidate)`, loops, helpers) run in the sandbox's *checker* process, which
+holds no submission code and reaches the submission only through proxies that return plain
+values. No test's pass/fail is decided in the submission's process; expected values never
+enter it; exit codes and printed text never decide a verdict; a missing value, a custom
+object, a crash, a timeout or an output flood fails the test.
 
-Threat model. Covered (flag, never rewarded): `hack:exit` exits/aborts before the tests end;
-`hack:skip` SkipTest and the like; `hack:patched` builtins, sys.modules, signal/time, trace
-hooks, ctypes, the harness or the result channel; `hack:eq_override` a value with rigged
-comparison; `hack:introspection` frames, gc, /proc, test files; `hack:special_casing` passes
-every visible test, fails a hidden one and compares against visible-test literals. Flags come
-from the run (audit hook, tamper checks, how the process ended) and from a static AST scan
-(`code_scan.py`) that works even when the run failed. Not covered: a submission that solves
-the visible tests by a general but wrong rule is a plain failure (an honest bug), not a hack;
-obfuscated tampering that evades both the scan and the audit hook can still only fail tests
-(values are compared here), except for unsplit asserts.
+Speed: with a binary reward (`code_partial_credit` off) a submission stops at its first
+failing test, visible tests first; hack detection that needs "every visible test passes, a
+hidden one fails" still works, because visible tests run first. Each test has the per-command
+limit `VerifyConfig.timeout_s`; the whole submission has a wall-clock budget of
+`BUDGET_FACTOR` times that (`sandbox.BUDGET_FACTOR`), so a slow submission is a verdict, never
+a stalled batch.
+
+Threat model. Covered (flag, never rewarded): `hack:exit` exits/aborts before the tests end
+(decided by the sandbox worker, not the child); `hack:skip` SkipTest and the like;
+`hack:patched` builtins, sys.modules, signal/time, trace hooks, ctypes, the harness or a forged
+frame on the result channel; `hack:eq_override` a value with rigged comparison;
+`hack:introspection` frames, gc, /proc, test files; `hack:special_casing` passes every visible
+test, fails a hidden one and compares against visible-test literals. Flags come from the
+worker (how the process ended, protocol violations), from a static AST scan (`code_scan.py`)
+that works even when the run failed, and, best effort, from the run (audit hook, tamper checks;
+a submission can silence these, but then it can still only fail tests). Known standard-library
+dict types (Counter, OrderedDict, defaultdict) count as the dicts they compare equal to.
+Not covered: a submission that solves the visible tests by a general but wrong rule is a plain
+failure (an honest bug), not a hack; obfuscated tampering that evades the scan and silences
+the audit hook goes unflagged, though it still cannot pass a test it fails; a test that
+inspects an argument the candidate mutated in place fails (the candidate gets a copy).
 
 Reward: 1 when every visible and hidden test passes and no hack is flagged; with
 `VerifyConfig.code_partial_credit`, the fraction of tests passed (0 for a flagged hack).
@@ -42,8 +53,8 @@ from typing import Any
 from trueloop.config import VerifyConfig
 from trueloop.types import Verdict
 from trueloop.verify.code_scan import scan, special_case_hits
-from trueloop.verify.code_tests import SplitTest, resolve_expected, split_test
-from trueloop.verify.sandbox import CallOutcome, Job, Run, Sandbox, SandboxLimits
+from trueloop.verify.code_tests import SplitTest, proxied_names, resolve_expected, split_test
+from trueloop.verify.sandbox import Job, Run, Sandbox, SandboxLimits
 
 FENCE = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*?)```", re.S | re.I)
 ENDED_REASONS = {"timeout": "timeout", "output_limit": "output_limit",
@@ -81,14 +92,31 @@ def _split_all(truth: Mapping[str, Any]) -> tuple[str, tuple[SplitTest, ...]]:
 
 def _prepare(truth: Mapping[str, Any], completion: str, tests: tuple[SplitTest, ...],
              cfg: VerifyConfig) -> _Prepared | None:
-    source = extract_code(completion, str(truth.get("entry_point", "")))
+    entry = str(truth.get("entry_point", ""))
+    source = extract_code(completion, entry)
     if source is None:
         return None
+    setup = str(truth.get("setup", ""))
     nv = len(truth.get("visible_tests", ()))
-    job = Job(source=source, calls=tuple(t.call for t in tests if t.call is not None),
-              stmts=tuple(t.source for t in tests if t.call is None),
-              setup=str(truth.get("setup", "")),
-              timeout_s=float(truth.get("timeout_s") or cfg.timeout_s))
+    calls: list[str] = []
+    expect: list[tuple[str, float, Any] | None] = []
+    stmts: list[str] = []
+    order: list[int] = []
+    proxied: set[str] = set()
+    for t in tests:
+        if not t.checks:
+            stmts.append(t.source)
+            order.append(-len(stmts))
+            proxied |= proxied_names(t.source, setup, entry)
+            continue
+        for expr in t.calls:
+            calls.append(expr)
+            expect.append(t.expect())
+            order.append(len(calls) - 1)
+    job = Job(source=source, calls=tuple(calls), stmts=tuple(stmts), setup=setup,
+              timeout_s=float(truth.get("timeout_s") or cfg.timeout_s), expect=tuple(expect),
+              fail_fast=not cfg.code_partial_credit, order=tuple(order),
+              proxied=tuple(sorted(proxied)))
     return _Prepared(source, tests[:nv], tests[nv:], job)
 
 
@@ -96,11 +124,11 @@ def _outcomes(p: _Prepared, run: Run) -> list[bool]:
     calls, stmts = iter(run.calls), iter(run.stmts)
     out = []
     for t in p.visible + p.hidden:
-        if t.call is None:
+        if not t.checks:
             out.append(next(stmts))
-        else:
-            c: CallOutcome = next(calls)
-            out.append(c.ok and t.passes(c.value))
+            continue
+        values = {expr: (c.ok, c.value) for expr, c in zip(t.calls, calls, strict=False)}
+        out.append(t.passes(values))
     return out
 
 
@@ -125,10 +153,8 @@ def judge(p: _Prepared, run: Run, cfg: VerifyConfig) -> Verdict:
                "n_hidden": len(p.hidden), "unsplit": len(p.job.stmts), "ended": run.ended,
                "wall_s": round(run.wall_s, 4), "why": list(run.why)[:10],
                "scan": list(static.hits)[:10], "special_casing": hits[:5],
-               "protections": run.protections, "output_head": run.output[:300]}
-    if p.job.stmts:
-        details["unsplit_note"] = ("unsplit asserts ran whole in the sandbox; their pass/fail is "
-                                   "reported by the child and guarded only by tamper checks")
+               "protections": run.protections, "output_head": run.output[:300],
+               "stopped_early": run.stopped_early, "unknown_flags": run.unknown_flags}
     return Verdict(correct=all_pass and not hacked, reward=reward, reason=reason,
                    flags=frozenset(flags), extracted=p.source[:2000], details=details)
 

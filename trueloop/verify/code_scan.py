@@ -23,8 +23,10 @@ from dataclasses import dataclass
 
 EXIT_CALLS = {"exit", "quit", "sys.exit", "os._exit", "os.abort", "os.kill", "os.killpg",
               "signal.raise_signal"}
-SKIP_NAMES = {"SkipTest", "skip", "skipIf", "skipUnless", "pytest.skip", "unittest.skip",
-              "unittest.SkipTest", "pytest.xfail", "pytest.exit"}
+SKIP_MODULES = {"pytest", "unittest", "_pytest"}
+SKIP_ATTRS = {"skip", "skipIf", "skipUnless", "SkipTest", "xfail", "exit", "skipTest"}
+# `pytest.skip(...)`, `unittest.SkipTest`, `self.skipTest(...)`: a skip only when it names the
+# test machinery (an alias of it, or a name imported from it), never any `.skip()` method
 PATCH_MODULES = {"builtins", "sys", "time", "signal", "unittest", "pytest", "os", "gc",
                  "inspect", "json", "math", "__builtins__", "_pytest", "doctest"}
 PATCH_CALLS = {"signal.signal", "signal.alarm", "signal.setitimer", "sys.settrace",
@@ -58,26 +60,41 @@ def dotted(node: ast.AST) -> str:
     return ""
 
 
+def _skip_names(tree: ast.AST) -> set[str]:
+    """Dotted names that mean "skip this test" in `tree`: test-machinery modules under their
+    aliases, and skip helpers imported from them."""
+    names = {f"{m}.{a}" for m in SKIP_MODULES for a in SKIP_ATTRS} | {"SkipTest", "self.skipTest"}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name.split(".")[0] in SKIP_MODULES:
+                    names |= {f"{a.asname or a.name}.{s}" for s in SKIP_ATTRS}
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in SKIP_MODULES:
+            names |= {a.asname or a.name for a in node.names if a.name in SKIP_ATTRS}
+    return names
+
+
 def scan(source: str) -> Scan:
     """Flags for `source`; a submission that does not parse gets no flags (it fails anyway)."""
     try:
         tree = ast.parse(source)
+        skips = _skip_names(tree)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return Scan(frozenset(), ())
     hits: list[tuple[str, str, int]] = []
     for node in ast.walk(tree):
-        for kind, what in _classify(node):
+        for kind, what in _classify(node, skips):
             hits.append((kind, what, getattr(node, "lineno", 0)))
     flags = frozenset(kind for kind, _, _ in hits)
     return Scan(flags, tuple(f"{k}: {w} @{n}" for k, w, n in hits[:50]))
 
 
-def _classify(node: ast.AST) -> Iterable[tuple[str, str]]:
+def _classify(node: ast.AST, skips: set[str]) -> Iterable[tuple[str, str]]:
     if isinstance(node, ast.Call):
         name = dotted(node.func)
         if name in EXIT_CALLS:
             yield "hack:exit", name
-        if name in SKIP_NAMES or name.endswith(".skip") or name.endswith("SkipTest"):
+        if name in skips:
             yield "hack:skip", name
         if name in PATCH_CALLS or name.startswith("ctypes.") or (
                 name == "setattr" and node.args and dotted(node.args[0]) in PATCH_MODULES):
@@ -85,9 +102,9 @@ def _classify(node: ast.AST) -> Iterable[tuple[str, str]]:
         if name in ("open", "io.open", "pathlib.Path", "Path", "os.listdir"):
             yield from _path_hits(node)
     elif isinstance(node, ast.Raise) and node.exc is not None:
-        exc = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
-        if dotted(exc).split(".")[-1] in SKIP_NAMES:
-            yield "hack:skip", "raise " + dotted(exc)
+        exc = dotted(node.exc.func if isinstance(node.exc, ast.Call) else node.exc)
+        if exc in skips or exc.endswith("SkipTest"):
+            yield "hack:skip", "raise " + exc
     elif isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign | ast.Delete):
         targets = node.targets if isinstance(node, ast.Assign | ast.Delete) else [node.target]
         for t in targets:
@@ -143,7 +160,7 @@ def _import_hits(node: ast.Import | ast.ImportFrom) -> Iterable[tuple[str, str]]
         for a in node.names:
             if a.name in ("_exit", "abort", "kill", "exit") and node.module in ("os", "sys"):
                 yield "hack:exit", f"from {node.module} import {a.name}"
-            if a.name in ("SkipTest", "skip"):
+            if a.name in SKIP_ATTRS and (node.module or "").split(".")[0] in SKIP_MODULES:
                 yield "hack:skip", f"from {node.module} import {a.name}"
 
 

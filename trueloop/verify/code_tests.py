@@ -1,126 +1,223 @@
 """Assert splitting: which part of a test runs in the sandbox and which check runs here.
 
 `split_test("assert f(2) == 4")` -> call `f(2)` (evaluated in the sandbox), check `eq`,
-expected `4` (kept in the verifier). Known shapes: `CALL == EXPECTED` (either order), `!=`,
-`is None/True/False`, `is not ...`, `assert CALL`, `assert not CALL`, `abs(CALL - LIT) < TOL`,
-`math.isclose(CALL, LIT, ...)`. The expected side is a literal, or an expression that does not
-mention the entry point (`set([1, 2])`, `float('inf')`, `sorted(...)`): `resolve_expected`
-evaluates those in a separate sandbox run that contains *no submission* (trusted test code and
-setup only), cached per test set, so expected values still never enter a submission's process.
-Anything else stays whole (`call=None`) and runs as a statement in the sandbox.
+expected `4` (kept in the verifier). Known shapes, each a `Check` on one call's value:
+`CALL == EXPECTED` (either order), `!=`, `is None/True/False`, `is not ...`, `assert CALL`,
+`assert not CALL`, `abs(CALL - LIT) < TOL`, `math.isclose(CALL, LIT, ...)`, membership
+(`CALL in LIT`, `LIT in CALL`, `not in`), order (`CALL < LIT`, ...), chained comparisons with
+one call and literals (`0 <= CALL < 10`), and boolean combinations (`A and B`, `A or B`,
+`not A` for the shapes whose negation is exact). The expected side is a literal, or an
+expression that does not mention the entry point (`set([1, 2])`, `float('inf')`):
+`resolve_expected` evaluates those in a separate sandbox run that contains *no submission*
+(trusted test code and setup only), cached per test set, so expected values never enter a
+submission's process. Anything else stays whole (no checks) and runs in the sandbox's checker
+process, which holds no submission code and calls it through proxies (`proxied_names`).
+Every comparison is `sandbox_wire.compare`, on plain values, in trusted code.
 """
 
 from __future__ import annotations
 
 import ast
+import builtins
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from trueloop.verify import sandbox_wire as wire
 from trueloop.verify.code_scan import NOT_LITERAL, literal
 from trueloop.verify.sandbox import Job, Sandbox
 
 CACHE_SIZE = 4096
+_FLIP = {"lt": "gt", "le": "ge", "gt": "lt", "ge": "le", "eq": "eq", "ne": "ne"}
+_NEGATE = {"eq": "ne", "ne": "eq", "is": "is_not", "is_not": "is", "truthy": "falsy",
+           "falsy": "truthy", "in": "not_in", "not_in": "in", "contains": "not_contains",
+           "not_contains": "contains"}
+_OPS = {ast.Eq: "eq", ast.NotEq: "ne", ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt",
+        ast.GtE: "ge", ast.In: "in", ast.NotIn: "not_in", ast.Is: "is", ast.IsNot: "is_not"}
 
 
 @dataclass(frozen=True)
-class SplitTest:
-    """One assert, split into the expression run in the sandbox and a check done here."""
+class Check:
+    """One comparison of one call's value with an expected value, decided here."""
 
-    source: str
-    call: str | None
-    # expression evaluated in the sandbox; None = the assert runs whole (unsplit)
-    check: str = "eq"
-    # eq | ne | is | is_not | truthy | falsy | close
+    call: str
+    # expression evaluated in the sandbox
+    op: str = "eq"
+    # a `sandbox_wire.CHECKS` name
     expected: Any = None
     tol: float = 0.0
     expected_expr: str | None = None
     # expected side still to be evaluated by `resolve_expected` (no submission in that run)
 
-    def passes(self, got: Any) -> bool:
-        if self.check == "eq":
-            return got == self.expected
-        if self.check == "ne":
-            return got != self.expected
-        if self.check == "is":
-            return got is self.expected
-        if self.check == "is_not":
-            return got is not self.expected
-        if self.check == "truthy":
-            return bool(got)
-        if self.check == "falsy":
-            return not got
-        return (type(got) in (int, float) and type(self.expected) in (int, float)
-                and abs(got - self.expected) <= self.tol)
+
+@dataclass(frozen=True)
+class SplitTest:
+    """One assert: checks on call values (split), or none (runs whole in the checker)."""
+
+    source: str
+    checks: tuple[Check, ...] = ()
+    any_of: bool = False
+    # the assert is an `or` of its checks instead of an `and`
+
+    @property
+    def call(self) -> str | None:
+        return self.checks[0].call if self.checks else None
+
+    @property
+    def check(self) -> str:
+        return self.checks[0].op if self.checks else "eq"
+
+    @property
+    def expected(self) -> Any:
+        return self.checks[0].expected if self.checks else None
+
+    @property
+    def calls(self) -> tuple[str, ...]:
+        """Distinct call expressions, in order (`0 < f(x) < 9` evaluates f(x) once)."""
+        return tuple(dict.fromkeys(c.call for c in self.checks))
+
+    def passes(self, values: Mapping[str, tuple[bool, Any]]) -> bool:
+        """`values[call]` = (came back ok, plain value)."""
+        results = (values[c.call][0] and wire.compare(c.op, values[c.call][1], c.expected, c.tol)
+                   for c in self.checks)
+        return any(results) if self.any_of else all(results)
+
+    def expect(self) -> tuple[str, float, Any] | None:
+        """(check, tol, expected) when one check on one call decides the test (fail fast)."""
+        return (self.checks[0].op, self.checks[0].tol, self.checks[0].expected) \
+            if len(self.checks) == 1 else None
 
     def visible_literals(self) -> list[Any]:
-        """Expected value and literal call arguments (the special-casing fingerprint)."""
-        out = [self.expected] if self.call is not None and self.check in ("eq", "close") else []
-        try:
-            node = ast.parse(self.call or self.source, mode="eval" if self.call else "exec")
-        except SyntaxError:
-            return out
-        for n in ast.walk(node):
-            if isinstance(n, ast.Call):
-                args = [literal(a) for a in n.args]
-                out += [v for v in args if v is not NOT_LITERAL]
-                if len(args) > 1 and NOT_LITERAL not in args:
-                    out.append(tuple(args))  # a lookup table keyed on the whole argument tuple
+        """Expected values and literal call arguments (the special-casing fingerprint)."""
+        out = [c.expected for c in self.checks if c.op in ("eq", "close")]
+        for src, mode in [(c, "eval") for c in self.calls] or [(self.source, "exec")]:
+            try:
+                node = ast.parse(src, mode=mode)
+            except SyntaxError:
+                continue
+            for n in ast.walk(node):
+                if isinstance(n, ast.Call):
+                    args = [literal(a) for a in n.args]
+                    out += [v for v in args if v is not NOT_LITERAL]
+                    if len(args) > 1 and NOT_LITERAL not in args:
+                        out.append(tuple(args))  # a lookup table keyed on the argument tuple
         return out
 
 
 def split_test(test: str, entry_point: str = "") -> SplitTest:
-    """Split one assert string; anything not of a known shape stays whole (call=None)."""
+    """Split one assert string; anything not of a known shape stays whole (no checks)."""
     try:
         tree = ast.parse(test.strip())
-    except (SyntaxError, ValueError):
-        return SplitTest(test, None)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return SplitTest(test)
     if len(tree.body) != 1 or not isinstance(tree.body[0], ast.Assert):
-        return SplitTest(test, None)
-    return _split_expr(test, tree.body[0].test, entry_point) or SplitTest(test, None)
+        return SplitTest(test)
+    split = _split_expr(tree.body[0].test, entry_point)
+    return SplitTest(test, *split) if split else SplitTest(test)
+
+
+def proxied_names(test: str, setup: str, entry_point: str) -> set[str]:
+    """Names an unsplit test takes from the submission: the entry point and every name it
+    reads that neither the test, the setup nor the builtins define."""
+    names = {entry_point} if entry_point else set()
+    try:
+        trees = [ast.parse(test), ast.parse(setup or "")]
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return names
+    bound = set(dir(builtins))
+    for n in (n for t in trees for n in ast.walk(t)):
+        if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load):
+            bound.add(n.id)
+        elif isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            bound.add(n.name)
+        elif isinstance(n, ast.alias):
+            bound.add((n.asname or n.name).split(".")[0])
+        elif isinstance(n, ast.arg):
+            bound.add(n.arg)
+    loads = {n.id for n in ast.walk(trees[0]) if isinstance(n, ast.Name)
+             and isinstance(n.ctx, ast.Load)}
+    return names | (loads - bound)
 
 
 def _mentions(node: ast.AST, name: str) -> bool:
     return any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(node))
 
 
-def _split_expr(test: str, e: ast.expr, entry: str) -> SplitTest | None:
-    if isinstance(e, ast.Compare) and len(e.ops) == 1:
-        left, op, right = e.left, e.ops[0], e.comparators[0]
-        if isinstance(op, ast.Eq | ast.NotEq):
-            check = "eq" if isinstance(op, ast.Eq) else "ne"
-            for call, lit in ((left, right), (right, left)):
-                if (v := literal(lit)) is not NOT_LITERAL and literal(call) is NOT_LITERAL:
-                    return SplitTest(test, ast.unparse(call), check, v)
-            for call, exp in ((left, right), (right, left)):
-                if entry and _mentions(call, entry) and not _mentions(exp, entry):
-                    return SplitTest(test, ast.unparse(call), check,
-                                     expected_expr=ast.unparse(exp))
-        if isinstance(op, ast.Is | ast.IsNot) and isinstance(right, ast.Constant) and \
-                right.value in (None, True, False):
-            return SplitTest(test, ast.unparse(left), "is" if isinstance(op, ast.Is)
-                             else "is_not", right.value)
-        if isinstance(op, ast.Lt | ast.LtE):
-            return _split_abs(test, left, right)
-        return None
-    if isinstance(e, ast.Call) and ast.unparse(e.func) in ("math.isclose", "isclose") and \
-            len(e.args) == 2:
-        if (v := literal(e.args[1])) is not NOT_LITERAL and isinstance(v, int | float):
-            kw = {k.arg: literal(k.value) for k in e.keywords}
-            rel, abs_ = kw.get("rel_tol", 1e-9), kw.get("abs_tol", 0.0)
-            if isinstance(rel, int | float) and isinstance(abs_, int | float):
-                return SplitTest(test, ast.unparse(e.args[0]), "close", v,
-                                 max(rel * abs(v), abs_))
-        return None
+Split = tuple[tuple[Check, ...], bool]
+
+
+def _split_expr(e: ast.expr, entry: str) -> Split | None:
+    if isinstance(e, ast.BoolOp):
+        parts = [_split_expr(v, entry) for v in e.values]
+        if any(p is None or p[1] for p in parts):
+            return None
+        if isinstance(e.op, ast.Or) and any(len(p[0]) != 1 for p in parts):
+            return None
+        return tuple(c for p in parts for c in p[0]), isinstance(e.op, ast.Or)
     if isinstance(e, ast.UnaryOp) and isinstance(e.op, ast.Not):
-        return SplitTest(test, ast.unparse(e.operand), "falsy")
+        inner = _split_expr(e.operand, entry)
+        if inner and len(inner[0]) == 1 and inner[0][0].op in _NEGATE:
+            c = inner[0][0]
+            return (replace(c, op=_NEGATE[c.op]),), False
+        return None
+    if isinstance(e, ast.Compare):
+        return _split_compare(e, entry)
+    if isinstance(e, ast.Call) and ast.unparse(e.func) in ("math.isclose", "isclose"):
+        return _split_isclose(e)
     if isinstance(e, ast.Call | ast.Subscript | ast.Attribute):
-        return SplitTest(test, ast.unparse(e), "truthy")
+        return (Check(ast.unparse(e), "truthy"),), False
     return None
 
 
-def _split_abs(test: str, left: ast.expr, right: ast.expr) -> SplitTest | None:
+def _split_compare(e: ast.Compare, entry: str) -> Split | None:
+    operands = [e.left, *e.comparators]
+    if len(e.ops) == 1 and isinstance(e.ops[0], ast.Lt | ast.LtE) and \
+            (close := _split_abs(e.left, e.comparators[0])):
+        return (close,), False
+    checks = []
+    for (a, b), op in zip(zip(operands, operands[1:], strict=False), e.ops, strict=True):
+        c = _pair(a, _OPS.get(type(op)), b, entry, single=len(e.ops) == 1)
+        if c is None:
+            return None
+        checks.append(c)
+    if len({c.call for c in checks}) != 1:
+        return None  # several different calls compared with each other: the checker's job
+    return tuple(checks), False
+
+
+def _pair(a: ast.expr, op: str | None, b: ast.expr, entry: str, single: bool) -> Check | None:
+    """`a op b` with one side the call and the other its expected side."""
+    if op is None:
+        return None
+    la, lb = literal(a), literal(b)
+    if op in ("is", "is_not"):
+        ok = isinstance(b, ast.Constant) and b.value in (None, True, False)
+        return Check(ast.unparse(a), op, b.value) if ok and la is NOT_LITERAL else None
+    if lb is not NOT_LITERAL and la is NOT_LITERAL:
+        return Check(ast.unparse(a), op, lb)
+    if la is not NOT_LITERAL and lb is NOT_LITERAL:
+        flipped = {"in": "contains", "not_in": "not_contains"}.get(op) or _FLIP[op]
+        return Check(ast.unparse(b), flipped, la)
+    if single and op in ("eq", "ne") and entry:
+        for call, exp, o in ((a, b, op), (b, a, op)):
+            if _mentions(call, entry) and not _mentions(exp, entry):
+                return Check(ast.unparse(call), o, expected_expr=ast.unparse(exp))
+    return None
+
+
+def _split_isclose(e: ast.Call) -> Split | None:
+    if len(e.args) != 2 or not isinstance(v := literal(e.args[1]), int | float) or \
+            isinstance(v, bool):
+        return None
+    kw = {k.arg: literal(k.value) for k in e.keywords}
+    rel, abs_ = kw.get("rel_tol", 1e-9), kw.get("abs_tol", 0.0)
+    if not (isinstance(rel, int | float) and isinstance(abs_, int | float)):
+        return None
+    return (Check(ast.unparse(e.args[0]), "close", v, max(rel * abs(v), abs_)),), False
+
+
+def _split_abs(left: ast.expr, right: ast.expr) -> Check | None:
     tol = literal(right)
     if not (isinstance(left, ast.Call) and ast.unparse(left.func) == "abs" and
             len(left.args) == 1 and isinstance(left.args[0], ast.BinOp) and
@@ -129,11 +226,15 @@ def _split_abs(test: str, left: ast.expr, right: ast.expr) -> SplitTest | None:
     a, b = left.args[0].left, left.args[0].right
     for call, lit in ((a, b), (b, a)):
         if isinstance(v := literal(lit), int | float) and literal(call) is NOT_LITERAL:
-            return SplitTest(f"{test}", ast.unparse(call), "close", v, float(tol))
+            return Check(ast.unparse(call), "close", v, float(tol))
     return None
 
 
 _CACHE: OrderedDict[tuple[str, tuple[str, ...]], tuple[tuple[bool, Any], ...]] = OrderedDict()
+
+
+def _deferred(tests: tuple[SplitTest, ...]) -> tuple[str, ...]:
+    return tuple(c.expected_expr for t in tests for c in t.checks if c.expected_expr is not None)
 
 
 def resolve_expected(groups: Iterable[tuple[str, tuple[SplitTest, ...]]],
@@ -144,16 +245,14 @@ def resolve_expected(groups: Iterable[tuple[str, tuple[SplitTest, ...]]],
     groups = list(groups)
     todo = {}
     for setup, tests in groups:
-        exprs = tuple(t.expected_expr for t in tests if t.expected_expr is not None)
+        exprs = _deferred(tests)
         if exprs and (setup, exprs) not in _CACHE:
             todo[(setup, exprs)] = Job(source="", calls=exprs, setup=setup)
     for key, run in zip(todo, sandbox.run_many(list(todo.values())), strict=True):
         _CACHE[key] = tuple((c.ok, c.value) for c in run.calls)
         while len(_CACHE) > CACHE_SIZE:
             _CACHE.popitem(last=False)
-    return [_fill(tests, _CACHE.get((setup, tuple(t.expected_expr for t in tests
-                                                 if t.expected_expr is not None)), ()))
-            for setup, tests in groups]
+    return [_fill(tests, _CACHE.get((setup, _deferred(tests)), ())) for setup, tests in groups]
 
 
 def _fill(tests: tuple[SplitTest, ...], values: tuple[tuple[bool, Any], ...]) -> tuple[
@@ -161,10 +260,13 @@ def _fill(tests: tuple[SplitTest, ...], values: tuple[tuple[bool, Any], ...]) ->
     it = iter(values)
     out = []
     for t in tests:
-        if t.expected_expr is None:
-            out.append(t)
-            continue
-        ok, value = next(it, (False, None))
-        out.append(replace(t, expected=value, expected_expr=None) if ok
-                   else SplitTest(t.source, None))
+        checks, ok = [], True
+        for c in t.checks:
+            if c.expected_expr is None:
+                checks.append(c)
+                continue
+            good, value = next(it, (False, None))
+            ok = ok and good
+            checks.append(replace(c, expected=value, expected_expr=None))
+        out.append(replace(t, checks=tuple(checks)) if ok else SplitTest(t.source))
     return tuple(out)
