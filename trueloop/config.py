@@ -33,6 +33,9 @@ class TaskConfig:
     # dataset tasks (gsm8k, math): local JSONL file to read; None for procedural tasks
     test_path: str | None = None
     # dataset tasks: optional JSONL test split (else `path` is split by content hash)
+    module: str | None = None
+    # your own task/environment: a module name or .py file imported first, which calls
+    # trueloop.tasks.register(name, cls) (see docs/envs.md)
 
 
 @dataclass(frozen=True)

@@ -6,13 +6,14 @@ import torch
 
 from trueloop.audit import audit_step
 from trueloop.rollout import RolloutBatch
-from trueloop.types import Message, Problem, Verdict
+from trueloop.types import Episode, Message, Problem, Turn, Verdict
 
 
 def batch_of(texts: list[str], g: int) -> RolloutBatch:
     n = len(texts)
-    z = torch.zeros((n, 1), dtype=torch.long)
-    return RolloutBatch(z, z, z, z, z.float(), texts, ["stop"] * n, g)
+    z = torch.zeros((n, 2), dtype=torch.long)
+    episodes = [Episode("p", (Turn(t, None),), "done", 1, 0) for t in texts]
+    return RolloutBatch(z, z, z, z.float(), z, 1, episodes, g)
 
 
 def problem(prompt: str) -> Problem:

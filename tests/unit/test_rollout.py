@@ -28,26 +28,38 @@ def run(policy: Policy, seed: int = 0, prompts=PROMPTS, **kw) -> RolloutBatch:
     return sample(policy, prompts, cfg, generator=torch.Generator().manual_seed(seed))
 
 
+def amask(b: RolloutBatch) -> torch.Tensor:
+    """(N, T) action mask over the episode columns (a completion, for single-turn batches)."""
+    return b.action_mask[:, b.prompt_width:]
+
+
 def assert_logprobs_match(policy: Policy, batch: RolloutBatch, temperature: float = 1.0) -> None:
     with torch.no_grad():
         logp, entropy = token_logprobs(policy.model, batch, temperature=temperature)
-    mask = batch.completion_mask.bool()
-    assert torch.allclose(logp[mask], batch.logprobs[mask], atol=1e-4)
-    assert (batch.logprobs[~mask] == 0).all() and (entropy[mask] > 0).all()
+    mask = amask(batch).bool()
+    recorded = batch.logprobs[:, batch.prompt_width:]
+    assert torch.allclose(logp[mask], recorded[mask], atol=1e-4)
+    assert (recorded[~mask] == 0).all() and (entropy[mask] > 0).all()
+    assert (batch.logprobs[:, :batch.prompt_width] == 0).all()
 
 
 def test_shapes_padding_and_grouping(tiny: Policy) -> None:
     b = run(tiny)
     n = len(PROMPTS) * 3
-    assert b.prompt_ids.shape[0] == b.completion_ids.shape[0] == len(b.texts) == n
+    assert b.prompt_ids.shape[0] == b.episode_ids.shape[0] == len(b.texts) == n
     lengths = b.prompt_mask.sum(1)
     assert lengths.tolist() == [len(p) + 1 for p in PROMPTS for _ in range(3)]  # + <bos>
     pad = tiny.tokenizer.pad_token_id
     assert (b.prompt_ids[b.prompt_mask == 0] == pad).all()
     assert (b.prompt_mask[:, -1] == 1).all()  # left padding
     assert torch.equal(b.prompt_ids[0], b.prompt_ids[2]) and b.group_size == 3
-    tensors = (b.prompt_ids, b.prompt_mask, b.completion_ids, b.completion_mask, b.logprobs)
+    tensors = (b.input_ids, b.attention_mask, b.action_mask, b.logprobs, b.turn_index)
     assert not any(t.is_inference() for t in tensors)  # usable in autograd by the update
+    # single-turn: the action is the whole episode part, turn 0; the prompt is turn -1
+    p = b.prompt_width
+    assert torch.equal(b.action_mask[:, p:], b.attention_mask[:, p:])
+    assert (b.action_mask[:, :p] == 0).all() and (b.turn_index[:, :p] == -1).all()
+    assert torch.equal(b.turn_index[:, p:] == 0, amask(b).bool())
 
 
 def test_same_seed_same_rollout_other_seed_differs(tiny: Policy) -> None:
@@ -56,9 +68,9 @@ def test_same_seed_same_rollout_other_seed_differs(tiny: Policy) -> None:
     b = run(tiny, 7)  # sampling always runs in eval mode, and restores the caller's mode
     assert tiny.model.training
     tiny.model.eval()
-    assert torch.equal(a.completion_ids, b.completion_ids) and a.texts == b.texts
+    assert torch.equal(a.episode_ids, b.episode_ids) and a.texts == b.texts
     assert torch.equal(a.logprobs, b.logprobs)
-    assert not torch.equal(a.completion_ids, c.completion_ids)
+    assert not torch.equal(a.episode_ids, c.episode_ids)
 
 
 def test_recorded_logprobs_match_full_forward(tiny: Policy) -> None:
@@ -68,15 +80,15 @@ def test_recorded_logprobs_match_full_forward(tiny: Policy) -> None:
 def test_logprobs_match_with_temperature_truncation_and_compaction(tiny: Policy) -> None:
     # digit stops finish rows at different steps, so finished rows are compacted out of the cache
     b = run(tiny, 3, max_new_tokens=24, temperature=0.7, top_k=40, top_p=0.9, stop=DIGITS)
-    assert len(set(b.completion_mask.sum(1).tolist())) > 2
+    assert len(set(amask(b).sum(1).tolist())) > 2
     assert_logprobs_match(tiny, b, temperature=0.7)
 
 
 def test_length_finish_reason(tiny: Policy) -> None:
     b = run(tiny, max_new_tokens=5)
-    assert b.completion_mask.shape[1] == 5 and "length" in b.finish_reasons
+    assert amask(b).shape[1] == 5 and "length" in b.finish_reasons
     eos = tiny.tokenizer.eos_token_id
-    for reason, ids, mask in zip(b.finish_reasons, b.completion_ids, b.completion_mask,
+    for reason, ids, mask in zip(b.finish_reasons, b.episode_ids, amask(b),
                                  strict=True):
         n = int(mask.sum())  # a random model may draw EOS early: then it is a "stop"
         assert (reason == "length") == (n == 5 and ids[-1] != eos)
@@ -84,15 +96,15 @@ def test_length_finish_reason(tiny: Policy) -> None:
 
 def test_stop_strings_cut_text_and_stop_early(tiny: Policy) -> None:
     b = run(tiny, 1, max_new_tokens=64, stop=DIGITS)
-    for text, reason, ids, mask in zip(b.texts, b.finish_reasons, b.completion_ids,
-                                       b.completion_mask, strict=True):
+    for text, reason, ids, mask in zip(b.texts, b.finish_reasons, b.episode_ids,
+                                       amask(b), strict=True):
         assert not any(d in text for d in DIGITS)
         n = int(mask.sum())
         if reason == "stop":
             assert tiny.tokenizer.decode(ids[n - 1:n]) in (*DIGITS, tiny.tokenizer.eos_token)
             assert (ids[n:] == tiny.tokenizer.pad_token_id).all()
     assert b.finish_reasons.count("stop") == len(b)  # 64 steps: every row meets a digit
-    assert b.completion_ids.shape[1] < 64  # the loop ended once every row had stopped
+    assert b.episode_ids.shape[1] < 64  # the loop ended once every row had stopped
 
 
 def test_eos_ids_from_generation_config_stop_rows() -> None:
@@ -100,8 +112,8 @@ def test_eos_ids_from_generation_config_stop_rows() -> None:
     digit_ids = [policy.tokenizer.convert_tokens_to_ids(d) for d in DIGITS]
     policy.model.generation_config.eos_token_id = digit_ids
     b = run(policy, 2, max_new_tokens=64)
-    n = b.completion_mask.sum(1)
-    last = b.completion_ids.gather(1, (n - 1)[:, None]).squeeze(1)
+    n = amask(b).sum(1)
+    last = b.episode_ids.gather(1, (n - 1)[:, None]).squeeze(1)
     stopped = torch.tensor([r == "stop" for r in b.finish_reasons])
     assert stopped.any()
     ends = torch.tensor(digit_ids + [policy.tokenizer.eos_token_id])
@@ -112,9 +124,9 @@ def test_eos_ids_from_generation_config_stop_rows() -> None:
 def test_top_k_one_is_greedy(tiny: Policy) -> None:
     b = run(tiny, 5, top_k=1)
     for i in range(len(PROMPTS)):
-        group = b.completion_ids[3 * i: 3 * i + 3]
+        group = b.episode_ids[3 * i: 3 * i + 3]
         assert (group == group[0]).all()
-    ids = torch.cat([b.prompt_ids[:1], b.completion_ids[:1, :1]], 1)
+    ids = torch.cat([b.prompt_ids[:1], b.episode_ids[:1, :1]], 1)
     with torch.no_grad():
         first = tiny.model(input_ids=b.prompt_ids[:1],
                            attention_mask=b.prompt_mask[:1]).logits[0, -1].argmax()
@@ -131,15 +143,6 @@ def test_truncate_hand_computed() -> None:
     assert (truncate(logits, 0, 0.81) > inf).tolist() == [[True, True, True, False]]
 
 
-def test_tensor_api_equals_batch_api(tiny: Policy) -> None:
-    b = run(tiny)
-    with torch.no_grad():
-        a = token_logprobs(tiny.model, b)
-        t = token_logprobs(tiny.model, b.prompt_ids, b.prompt_mask, b.completion_ids,
-                           b.completion_mask, group_size=b.group_size)
-    assert torch.equal(a[0], t[0]) and torch.equal(a[1], t[1])
-
-
 def test_token_logprobs_has_gradients(tiny: Policy) -> None:
     b = run(tiny, max_new_tokens=4)
     logp, _ = token_logprobs(tiny.model, b)
@@ -153,10 +156,10 @@ def test_select_and_concat_repad(tiny: Policy) -> None:
     a = run(tiny, 0, prompts=["a"], max_new_tokens=3)
     b = run(tiny, 1, prompts=["a much longer prompt"], max_new_tokens=6)
     both = concat_batches([a, b])
-    assert both.completion_ids.shape == (6, 6) and both.prompt_ids.shape[1] == b.prompt_ids.shape[1]
-    assert torch.equal(both.select(slice(3, 6)).completion_ids, b.completion_ids)
+    assert both.episode_ids.shape == (6, 6) and both.prompt_ids.shape[1] == b.prompt_ids.shape[1]
+    assert torch.equal(both.select(slice(3, 6)).episode_ids, b.episode_ids)
     assert both.select([0, 1, 2]).texts == a.texts
-    assert (both.completion_mask[:3, 3:] == 0).all() and (both.prompt_mask[:3, :-2] == 0).all()
+    assert (amask(both)[:3, 3:] == 0).all() and (both.prompt_mask[:3, :-2] == 0).all()
     assert_logprobs_match(tiny, both)
 
 
@@ -188,18 +191,18 @@ def test_lora_policy_samples() -> None:
 
 
 def test_preallocated_cache_matches_transformers_cache(tiny: Policy, monkeypatch) -> None:
-    from trueloop.rollout import kvcache, sampler
+    from trueloop.rollout import episodes, kvcache
 
     ours = run(tiny, 9, max_new_tokens=16, stop=DIGITS)  # stops -> compaction too
-    monkeypatch.setattr(sampler, "preallocated_cache", lambda model, capacity: None)
+    monkeypatch.setattr(episodes, "preallocated_cache", lambda model, capacity: None)
     theirs = run(tiny, 9, max_new_tokens=16, stop=DIGITS)
-    assert torch.equal(ours.completion_ids, theirs.completion_ids)
+    assert torch.equal(ours.episode_ids, theirs.episode_ids)
     assert torch.allclose(ours.logprobs, theirs.logprobs, atol=1e-5)
     # a cache planned too small grows instead of failing, with the same result
-    monkeypatch.setattr(sampler, "preallocated_cache",
+    monkeypatch.setattr(episodes, "preallocated_cache",
                         lambda model, capacity: kvcache.preallocated_cache(model, 4))
     grown = run(tiny, 9, max_new_tokens=16, stop=DIGITS)
-    assert torch.equal(grown.completion_ids, ours.completion_ids)
+    assert torch.equal(grown.episode_ids, ours.episode_ids)
 
 
 @pytest.mark.gpu
@@ -211,30 +214,30 @@ def test_cuda_sampling_matches_forward(gen_device: str) -> None:
     cfg = RolloutConfig(max_new_tokens=12, group_size=3, stop=DIGITS)
     gen = torch.Generator(gen_device).manual_seed(0)
     b = sample(policy, PROMPTS, cfg, generator=gen)
-    assert b.completion_ids.device.type == "cuda"
+    assert b.episode_ids.device.type == "cuda"
     again = sample(policy, PROMPTS, cfg, generator=torch.Generator(gen_device).manual_seed(0))
-    assert torch.equal(b.completion_ids, again.completion_ids)
+    assert torch.equal(b.episode_ids, again.episode_ids)
     assert_logprobs_match(policy, b)
 
 
 def test_sparse_finish_checks_keep_results(tiny: Policy, monkeypatch) -> None:
-    from trueloop.rollout import sampler
+    from trueloop.rollout import episodes
 
     eos_policy = build_tiny("0.5m", seed=0)
     eos_policy.model.generation_config.eos_token_id = [
         eos_policy.tokenizer.convert_tokens_to_ids(d) for d in DIGITS]
     every_step = run(tiny, 4, max_new_tokens=10)  # rows rarely finish: no compaction
-    monkeypatch.setattr(sampler, "check_every", lambda device, stops: 4)  # the CUDA setting
+    monkeypatch.setattr(episodes, "check_every", lambda device, stops: 4)  # the CUDA setting
     sparse = run(tiny, 4, max_new_tokens=10)
-    assert torch.equal(every_step.completion_ids, sparse.completion_ids)
+    assert torch.equal(every_step.episode_ids, sparse.episode_ids)
     assert every_step.finish_reasons == sparse.finish_reasons
     b = run(eos_policy, 6, max_new_tokens=40)  # many rows finish between checks, then compact
-    n = b.completion_mask.sum(1)
-    last = b.completion_ids.gather(1, (n - 1)[:, None]).squeeze(1)
+    n = amask(b).sum(1)
+    last = b.episode_ids.gather(1, (n - 1)[:, None]).squeeze(1)
     stopped = torch.tensor([r == "stop" for r in b.finish_reasons])
     ends = torch.tensor(eos_policy.eos_token_ids())
     assert stopped.sum() > len(b) // 2 and torch.isin(last[stopped], ends).all()
-    assert b.completion_ids.shape[1] < 40 or not stopped.all()
+    assert b.episode_ids.shape[1] < 40 or not stopped.all()
     assert_logprobs_match(eos_policy, b)
 
 
@@ -244,9 +247,10 @@ def test_bfloat16_policy_samples_and_scores() -> None:
     b = run(policy, max_new_tokens=8, temperature=0.5)
     with torch.no_grad():
         logp, _ = token_logprobs(policy.model, b, temperature=0.5)
-    mask = b.completion_mask.bool()
+    mask = amask(b).bool()
+    recorded = b.logprobs[:, b.prompt_width:]
     assert logp.dtype == torch.float32 and torch.isfinite(b.logprobs).all()
-    assert torch.allclose(logp[mask], b.logprobs[mask], atol=0.1)  # bf16 forward-path noise
+    assert torch.allclose(logp[mask], recorded[mask], atol=0.1)  # bf16 forward-path noise
 
 
 def test_shared_prompt_forward_equals_full_forward_with_gradients(tiny: Policy) -> None:

@@ -122,14 +122,17 @@ def run_call(call: ToolCall, tools: dict[str, Tool]) -> ToolResult:
         return ToolResult(tool.name, f"error: {type(e).__name__}: {e}", True)
 
 
-def call_tools(action: str, tools: dict[str, Tool]) -> list[ToolResult]:
-    """Run the action's tool calls (at most MAX_CALLS_PER_ACTION) and return their results."""
+def call_tools(action: str, tools: dict[str, Tool]) -> list[tuple[ToolCall, ToolResult]]:
+    """Run the action's tool calls (at most MAX_CALLS_PER_ACTION; a refusal result for the rest)
+    and return (call, result) pairs; the refusal's call is a `ToolCall` with `error` set."""
     calls = parse_calls(action)
-    results = [run_call(c, tools) for c in calls[:MAX_CALLS_PER_ACTION]]
+    pairs = [(c, run_call(c, tools)) for c in calls[:MAX_CALLS_PER_ACTION]]
     if len(calls) > MAX_CALLS_PER_ACTION:
-        results.append(ToolResult(None, f"error: at most {MAX_CALLS_PER_ACTION} tool calls per "
-                                        f"turn; {len(calls) - MAX_CALLS_PER_ACTION} not run", True))
-    return results
+        extra = len(calls) - MAX_CALLS_PER_ACTION
+        refused = ToolCall(None, {}, f"at most {MAX_CALLS_PER_ACTION} tool calls per turn; "
+                                     f"{extra} not run")
+        pairs.append((refused, run_call(refused, tools)))
+    return pairs
 
 
 def format_results(results: list[ToolResult]) -> str:

@@ -48,8 +48,28 @@ def make_task(name: str, **options) -> Task:
     return TASKS[name](**options)
 
 
+def import_module(spec: str) -> None:
+    """Import a user's task module: a dotted module name, or a path to a .py file."""
+    import importlib
+    import importlib.util
+    from pathlib import Path
+
+    if not spec.endswith(".py"):
+        importlib.import_module(spec)
+        return
+    path = Path(spec)
+    if not path.is_file():
+        raise ValueError(f"task.module {spec!r} is not a file; give a .py path or a module name.")
+    module_spec = importlib.util.spec_from_file_location(f"trueloop_user_{path.stem}", path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+
+
 def task_from_config(cfg: TaskConfig, **overrides) -> Task:
-    """The task a `[task]` config table describes (dataset tasks get `path`/`test_path`)."""
+    """The task a `[task]` config table describes (dataset tasks get `path`/`test_path`; a user's
+    `module` is imported first so that it can register its task)."""
+    if cfg.module:
+        import_module(cfg.module)
     options = {"difficulty": cfg.difficulty, "horizon": cfg.horizon,
                "answer_format": cfg.answer_format}
     if cfg.path is not None or cfg.test_path is not None:
