@@ -132,3 +132,8 @@ def test_damaged_prepared_folder_is_rebuilt(fake, cache: Path) -> None:
         load_policy(PolicyConfig(model="fake"))
     assert prepare("fake") == folder and len(fake) == 2
     assert check(folder, "fake")
+
+
+def test_missing_package_without_install_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match=r"fake-weights==1.0 is not installed"):
+        models.package_folder(FAKE, install=False)

