@@ -97,8 +97,8 @@ def test_forged_replies_then_a_hard_exit_is_an_early_end_not_a_pass(sb):
 def test_invented_flags_are_dropped_and_counted(sb):
     src = ("import os\n"
            "def f():\n"
-           "    os.write(3, b''.join(b'{\"f\": \"hack:x%d\\\\udc80\", \"why\": \"\\\\ud800\"}\\n' % i\n"
-           "                        for i in range(20000)))\n"
+           "    line = b'{\"f\": \"hack:x%d\\\\udc80\", \"why\": \"\\\\ud800\"}\\n'\n"
+           "    os.write(3, b''.join(line % i for i in range(20000)))\n"
            "    return 1\n")
     r = sb.run(Job(src, calls=("f()",)))
     assert r.calls[0].value == 1 and r.unknown_flags == 20000
