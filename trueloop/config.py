@@ -178,6 +178,8 @@ class LogConfig:
     tensorboard: bool = False
     progress: bool = True
     # live progress bar on stderr
+    save_episodes: bool = True
+    # keep every step's episodes in RUN/episodes/ (gzipped JSONL; `trueloop episodes RUN`)
 
 
 @dataclass(frozen=True)

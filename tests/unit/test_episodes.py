@@ -220,3 +220,57 @@ def test_a_rerendered_history_fails_the_identity_check(bpe: Policy) -> None:
         sampled = b.input_ids[row][b.attention_mask[row].bool()].tolist()
         differs += rerendered[: len(sampled)] != sampled
     assert differs >= 3  # stop strings cut from text, BPE merges across turns: ids drift
+
+
+def scripted(monkeypatch, policy: Policy, actions: list[str]) -> None:
+    """A scripted policy: every row writes `actions[k]` then EOS at turn k (draws are replaced,
+    the model still runs, so the recorded log-probs stay checkable)."""
+    from trueloop.rollout import episodes
+
+    tok = policy.tokenizer
+    script = iter([i for a in actions
+                   for i in tok(a, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]])
+
+    def draw(logits, generator):
+        return torch.full((logits.shape[0],), next(script), dtype=torch.long)
+
+    monkeypatch.setattr(episodes, "draw", draw)
+
+
+class Calc(ToolEnv):
+    def verify(self) -> Verdict:
+        ok = self.final is not None and self.final.strip() == "408" and len(self.calls) == 1
+        return Verdict(ok, float(ok), "ok" if ok else "wrong")
+
+
+CALL = '<tool_call>{"name": "calculator", "arguments": {"expression": "12*34"}}</tool_call>'
+
+
+def test_scripted_tool_call_runs_and_its_result_is_observed(bpe: Policy, monkeypatch) -> None:
+    from trueloop.envs import verify_episodes
+
+    scripted(monkeypatch, bpe, ["<think>multiply</think>" + CALL, "408"])
+    envs = [Calc(problem(0, "What is 12*34?")) for _ in range(2)]
+    b = play(bpe, envs, stop=(), max_new_tokens=200, max_context=4096)
+    for ep in b.episodes:
+        assert ep.stop_reason == "done" and ep.tool_calls == {"calculator": 1}
+        assert ep.turns[0].observation == "<tool_response>408</tool_response>"
+    assert [v.correct for v in verify_episodes(envs)] == [True, True]
+    # the first action, <think> included, is in the history the second turn was sampled on
+    text = bpe.tokenizer.decode(b.input_ids[0][b.attention_mask[0].bool()])
+    assert "<think>multiply</think><tool_call>" in text
+    assert "<|im_start|>tool\n<tool_response>408</tool_response><|im_end|>" in text
+    assert text.endswith("<|im_start|>assistant\n408<|im_end|>")
+
+
+def test_task_prompts_go_through_the_chat_template(bpe: Policy, monkeypatch) -> None:
+    from trueloop.tasks import make_task
+
+    scripted(monkeypatch, bpe, ["\\boxed{7}"] * 2)
+    task = make_task("arithmetic", difficulty=1)
+    p = task.problem(0)
+    b = run_episodes(bpe, [task.make_env(p), task.make_env(p)], RolloutConfig(max_new_tokens=20),
+                     group_size=2)
+    prompt = bpe.tokenizer.decode(b.prompt_ids[0][b.prompt_mask[0].bool()])
+    assert prompt == f"<|im_start|>user\n{p.prompt}<|im_end|>\n<|im_start|>assistant\n"
+    assert b.texts == ["\\boxed{7}"] * 2 and b.finish_reasons == ["stop", "stop"]

@@ -49,9 +49,11 @@ def make_task(name: str, **options) -> Task:
 
 
 def import_module(spec: str) -> None:
-    """Import a user's task module: a dotted module name, or a path to a .py file."""
+    """Import a user's task module (once): a dotted module name, or a path to a .py file."""
+    import hashlib
     import importlib
     import importlib.util
+    import sys
     from pathlib import Path
 
     if not spec.endswith(".py"):
@@ -60,8 +62,12 @@ def import_module(spec: str) -> None:
     path = Path(spec)
     if not path.is_file():
         raise ValueError(f"task.module {spec!r} is not a file; give a .py path or a module name.")
-    module_spec = importlib.util.spec_from_file_location(f"trueloop_user_{path.stem}", path)
+    name = f"trueloop_user_{hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]}"
+    if name in sys.modules:
+        return
+    module_spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(module_spec)
+    sys.modules[name] = module
     module_spec.loader.exec_module(module)
 
 

@@ -22,6 +22,7 @@ from trueloop.config import RunConfig, to_dict
 from trueloop.policy import Policy, load_policy
 from trueloop.progress import progress_bar
 from trueloop.rollout.metrics import episode_metrics
+from trueloop.rollout.record import episode_json, save_episodes
 from trueloop.tasks import task_from_config
 from trueloop.tracking import MetricsLog
 from trueloop.types import verdict_metrics
@@ -79,6 +80,8 @@ def train(cfg: RunConfig, out: str | Path, *, resume: bool = False,
             if cfg.log.eval_every and (step + 1) % cfg.log.eval_every == 0:
                 metrics.update(heldout_metrics(s.policy, task, cfg))
             s.step, s.data_index = step + 1, c.next_index
+            if cfg.log.save_episodes:
+                keep_episodes(out, step, c)
             log.log(step, metrics)
             bar.update(metrics)
             if cfg.log.checkpoint_every and s.step % cfg.log.checkpoint_every == 0:
@@ -97,6 +100,13 @@ def heldout_metrics(policy: Policy, task, cfg: RunConfig) -> dict[str, float]:
     r = evaluate_run(policy, task, cfg, n_problems=max(1, cfg.eval.n_problems // 4))
     return {"eval/pass@1": r.pass1, "eval/pass@1_low": r.pass1_ci[0],
             "eval/pass@1_high": r.pass1_ci[1]}
+
+
+def keep_episodes(out: Path, step: int, c) -> None:
+    g = len(c.batch) // len(c.problems)
+    rewards = c.rewards.flatten().tolist()
+    save_episodes(out, step, [episode_json(step, c.problems[i // g], ep, rewards[i])
+                              for i, ep in enumerate(c.batch.episodes)])
 
 
 def step_metrics(c, adv: torch.Tensor) -> dict[str, float]:
