@@ -177,3 +177,15 @@ def test_a_deep_directory_chain_is_removed_without_recursion(tmp_path):
     os.close(fd)
     wipe(str(top))
     assert not top.exists()
+
+
+def test_a_huge_honest_int_comes_back_whole(sb):
+    r = sb.run(Job("import math\ndef f(): return math.factorial(2000)", calls=("f()",)))
+    assert r.ended == "done" and r.flags == frozenset()
+    assert r.calls[0].value == __import__("math").factorial(2000)
+
+
+def test_a_non_string_flag_name_is_just_an_unknown_flag(sb):
+    r = sb.run(Job("import os\nos.write(3, b'{\"f\": [1], \"why\": 2}\\n')\ndef f(): return 1",
+                   calls=("f()",)))
+    assert r.calls[0].value == 1 and r.unknown_flags == 1

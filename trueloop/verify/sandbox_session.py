@@ -178,7 +178,7 @@ class Session:
             self.note("hack:patched", "malformed frame on the result channel")
         elif "f" in f and c is self.children[0]:
             name = f["f"]
-            if name in wire.FLAGS:
+            if type(name) is str and name in wire.FLAGS:
                 self.note(name, f"{name}: {wire.clean(f.get('why'))}")
             else:
                 self.unknown_flags += 1

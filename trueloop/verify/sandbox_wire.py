@@ -7,7 +7,7 @@ and the checker, which decodes what the candidate sent).
 
 Wire format (JSON): null/bool/int/float/str/list stand for themselves; tuples, dicts, sets,
 frozensets, bytes and complex are {"t": [...]}, {"d": [[k, v], ...]}, {"s": [...]},
-{"f": [...]}, {"b": "hex"}, {"c": [re, im]}.
+{"f": [...]}, {"b": "hex"}, {"c": [re, im]}; an int above `BIG_INT_BITS` is {"x": "0x..."}.
 - `encode` takes exact built-in types only (`type(x) is int`, never isinstance), so no user
   code runs while a value is encoded; the standard library's dict subclasses that compare
   equal to a dict (Counter, OrderedDict, defaultdict) are read through `dict.items` and sent
@@ -26,6 +26,7 @@ import operator
 
 MAX_DEPTH = 100
 MAX_SAME_HASH = 16
+BIG_INT_BITS = 12_000
 FLAGS = frozenset({"hack:exit", "hack:skip", "hack:patched", "hack:eq_override",
                    "hack:introspection", "sandbox:network", "sandbox:process",
                    "sandbox:signal"})
@@ -51,6 +52,8 @@ def encode(v, depth=0):
     t = type(v)
     if depth > MAX_DEPTH:
         raise RecursionError("value nested too deeply")
+    if t is int and v.bit_length() > BIG_INT_BITS:
+        return {"x": hex(v)}  # JSON ints stop at 4,300 digits; hex has no such limit
     if t in _PLAIN:
         return v
     if t is list:
@@ -80,6 +83,14 @@ def decode(x, depth=0):
     if t is not dict or len(x) != 1:
         raise WireError("not a plain value")
     ((tag, body),) = x.items()
+    if tag == "x" and type(body) is str:
+        try:
+            value = int(body, 16)
+        except ValueError:
+            raise WireError("bad hex int") from None
+        if value.bit_length() <= BIG_INT_BITS:
+            raise WireError("small int sent as hex")  # one encoding per value
+        return value
     if tag == "b" and type(body) is str:
         try:
             return bytes.fromhex(body)
