@@ -195,3 +195,20 @@ def test_esc_formats_numbers_and_escapes_text() -> None:
     assert esc([0.12345, 0.5]) == "[0.123, 0.5]"
     assert esc(0.123456) == "0.1235" and esc(None) == "&mdash;"
     assert esc('<b a="1">') == "&lt;b a=&quot;1&quot;&gt;"
+
+
+def test_episodes_are_shown_with_actions_and_observations_apart_and_escaped(
+        tmp_path: Path) -> None:
+    from trueloop.rollout.record import save_episodes
+
+    row = {"step": 3, "problem_id": "p/1", "prompt": "<b>go</b>", "stop_reason": "done",
+           "turns": [{"action": "<script>x</script>", "observation": "tool said 5"},
+                     {"action": "5", "observation": None}],
+           "reward": 1.0, "correct": True, "reason": "ok", "flags": [], "extracted": "5",
+           "tool_calls": {}, "tool_errors": {}, "error": None, "action_tokens": 4,
+           "observation_tokens": 3}
+    save_episodes(tmp_path, 3, [row])
+    page = write_report(tmp_path).read_text()
+    assert '<span class="act">action 0</span>' in page and "observation 0</span>" in page
+    assert '<span class="act">action 1</span>' in page and "observation 1" not in page
+    assert "&lt;script&gt;" in page and "<script>" not in page

@@ -35,7 +35,10 @@ th{background:#f4f4f4}pre{white-space:pre-wrap;word-break:break-word;margin:0;ma
 overflow:auto;font-size:.9em}.headline{font-size:1.2em;background:#f4f8fc;padding:.7em 1em}
 .ok{color:#1a7f37}.bad{color:#b42318}.note{color:#8a6d00}figure{margin:1em 0}
 figcaption{font-size:.85em;color:#555}img{max-width:100%}
+.act{background:#eefaf0}.obs{background:#eef3fb}
 """
+EPISODES_SHOWN = 4
+# episodes of the last kept step shown in the report
 
 
 def esc(v: Any) -> str:
@@ -161,6 +164,33 @@ def samples_html(run: RunData) -> str:
     return "".join(sections)
 
 
+def episodes_html(run: RunData) -> str:
+    """A few episodes of the last kept training step: actions and observations told apart."""
+    from trueloop.rollout.record import episode_steps, read_episodes
+
+    steps = episode_steps(run.path)
+    if not steps:
+        return ""
+    try:
+        rows = read_episodes(run.path, steps[-1])[:EPISODES_SHOWN]
+    except (OSError, EOFError, ValueError) as e:  # a torn file: say so, draw the rest
+        return f'<p class="note">episodes of step {steps[-1]} unreadable: {esc(e)}</p>'
+    parts = []
+    for r in rows:
+        head = (f"step {r['step']} &middot; {esc(r['problem_id'])} &middot; reward "
+                f"{esc(r['reward'])} &middot; {esc(r['reason'])} &middot; stop "
+                f"{esc(r['stop_reason'])} {esc(', '.join(r['flags']))}")
+        cells = [["prompt", _text(r["prompt"])]]
+        for k, t in enumerate(r["turns"]):
+            cells.append([f'<span class="act">action {k}</span>',
+                          f'<div class="act">{_text(t["action"])}</div>'])
+            if t["observation"] is not None:
+                cells.append([f'<span class="obs">observation {k}</span>',
+                              f'<div class="obs">{_text(t["observation"])}</div>'])
+        parts.append(f"<h3>{head}</h3>" + table(["", "text"], cells))
+    return "".join(parts)
+
+
 def _section(title: str, body: str, empty: str) -> str:
     return f"<h2>{esc(title)}</h2>" + (body or f"<p>{esc(empty)}</p>")
 
@@ -182,6 +212,8 @@ def render_html(run: RunData, plots: dict[str, Path]) -> str:
         _section("Last logged step", table(["metric", "value"], [[esc(k), esc(v)] for k, v in last])
                  if last else "", "No metrics."),
         _section("Sample completions", samples_html(run), "No sample completions."),
+        _section("Training episodes (last kept step)", episodes_html(run),
+                 "No episodes kept (log.save_episodes)."),
         _section("Resolved config", f"<pre>{html.escape(config)}</pre>" if run.config else "",
                  "No config.json."),
     ]
