@@ -344,6 +344,12 @@ ADVERSARIAL: list[Row] = [
     ("(6, 1)", box("(\\frac{12}{2}, 1)"), False, "wrong"),
     ("[0, 1)", box("[0, 2^{0})"), False, "wrong"),
     ("(\\frac{1}{2}, 1)", box("(1-\\frac{1}{2}, 1)"), False, "wrong"),
+    ("7", box("\\sum_{k=1}^{2000} 10^{10^{k}}"), False, "wrong"),
+    ("x", box("x^{99999}"), False, "wrong"),
+    ("a=2, b=7", box("a=7, b=2"), False, "wrong"),
+    ("y=\\pm 4", box("y=4"), False, "wrong"),
+    ("6 h", box("6"), False, "wrong"),
+    ("1, 2", "\\boxed{1} \\boxed{2} \\boxed{3}", False, "wrong"),
 ]
 
 GOLD_ERRORS: list[Row] = [

@@ -17,7 +17,7 @@ MAX_DEPTH = 60
 MAX_ALTERNATIVES = 8
 MAX_EXP = 1000
 # largest exponent of a number base (digits are capped separately)
-MAX_SYMBOLIC_EXP = 100_000
+MAX_SYMBOLIC_EXP = 10_000
 # largest numeric exponent of a symbolic base (x^{2001} is fine, x^{10^{10}} is not)
 MAX_DIGITS = 5000
 MAX_FACTORIAL = 500
