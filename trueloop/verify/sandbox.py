@@ -130,6 +130,24 @@ class Job:
     order: tuple[int, ...] = ()
     # the order of tests: i >= 0 is calls[i], -j-1 is stmts[j]; () = calls, then stmts
     proxied: tuple[str, ...] = ()
+    stdin_runs: tuple[str, ...] | None = None
+    # a stdin/stdout program: run `source` as __main__ once per input, each in a fresh child and
+    # working directory (no calls or stmts then); `timeout_s` per run
+    expect_stdout: tuple[tuple[str, str, float], ...] = ()
+    # per input, (expected stdout, comparison, tolerance) for `fail_fast` (kept in the worker)
+    output_bytes: int | None = None
+    # overrides SandboxLimits.output_bytes (a program's stdout can be large)
+
+
+@dataclass(frozen=True)
+class ProgramRun:
+    """One run of a stdin/stdout program. `ended`: done (exited by itself) | timeout | crash |
+    output_limit | file_limit; `status` is its exit status when it exited."""
+
+    ended: str
+    status: int | None
+    stdout: str
+    wall_s: float
 
 
 @dataclass(frozen=True)
@@ -158,6 +176,8 @@ class Run:
     # fail-fast stopped before the last test (the tests after it count as not passed)
     unknown_flags: int = 0
     # flag names the child sent that are not in the vocabulary (dropped)
+    programs: tuple[ProgramRun, ...] = ()
+    # a stdin/stdout job: one run per input (fewer after a fail-fast stop)
 
 
 class SandboxError(RuntimeError):
@@ -240,13 +260,16 @@ class Sandbox:
 
     def run(self, job: Job) -> Run:
         timeout = job.timeout_s or self.limits.timeout_s
-        budget = job.budget_s or BUDGET_FACTOR * timeout
+        budget = job.budget_s or BUDGET_FACTOR * timeout * (
+            max(len(job.stdin_runs), 1) if job.stdin_runs else 1)
         msg = {"source": job.source, "calls": list(job.calls), "stmts": list(job.stmts),
                "setup": job.setup, "timeout_s": timeout, "budget_s": budget,
                "expect": [None if e is None else [e[0], e[1], wire.encode(e[2])]
                           for e in job.expect] or None,
                "fail_fast": job.fail_fast, "order": list(job.order) or None,
-               "proxied": list(job.proxied)}
+               "proxied": list(job.proxied), "output_bytes": job.output_bytes,
+               "stdin_runs": None if job.stdin_runs is None else list(job.stdin_runs),
+               "expect_stdout": [list(e) for e in job.expect_stdout] or None}
         w = self._idle.get()
         try:
             raw = w.call(msg, limit_s=budget + BACKSTOP_S)
@@ -291,7 +314,9 @@ def parse_run(raw: dict[str, Any], n_calls: int, n_stmts: int, prot: dict[str, A
                flags=frozenset(f for f in raw["flags"] if f in wire.FLAGS),
                why=tuple(wire.clean(w) for w in raw["why"]), output=raw["output"],
                wall_s=raw["wall_s"], protections=prot, stopped_early=raw["stopped_early"],
-               unknown_flags=raw["unknown_flags"])
+               unknown_flags=raw["unknown_flags"],
+               programs=tuple(ProgramRun(p["ended"], p["status"], p["stdout"], p["wall_s"])
+                              for p in raw.get("programs", ())))
 
 
 def _call_outcome(c: dict[str, Any] | None) -> CallOutcome:

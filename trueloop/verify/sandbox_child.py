@@ -65,6 +65,22 @@ def serve(cmd_fd, res_fd):
             return
 
 
+def run_program(cmd_fd):
+    """A whole stdin/stdout program as `__main__`; returns its exit status (judge rules: the
+    program's own exit status; an uncaught exception is 1). The worker compares stdout."""
+    cmd = next(_commands(cmd_fd))
+    status = 0
+    try:
+        exec(compile(cmd["program"], SOLUTION, "exec"),
+             {"__name__": "__main__", "__builtins__": builtins})
+    except SystemExit as e:
+        status = e.code if type(e.code) is int else (0 if e.code is None else 1)
+    except BaseException:
+        status = 1
+    _flush()
+    return status
+
+
 def _commands(fd):
     buf = b""
     while True:

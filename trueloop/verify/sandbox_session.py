@@ -32,14 +32,20 @@ MAX_WHY = 20
 class Child:
     """A spawned sandbox process as the worker sees it: pipes, pidfd, buffered frames."""
 
-    def __init__(self, template, role, uid, wd, cpu_s, pidns):
+    def __init__(self, template, role, uid, wd, cpu_s, pidns, stdin=None):
         cmd_r, cmd_w = os.pipe()
         res_r, res_w = os.pipe()
         out_r, out_w = os.pipe()
-        self.pid = template.spawn({"role": role, "uid": uid, "wd": wd, "cpu_s": cpu_s},
-                                  [cmd_r, out_w, res_w])
+        theirs = [cmd_r, out_w, res_w]
+        self.stdin_w, self.stdin_left = None, b""
+        if stdin is not None:
+            in_r, self.stdin_w = os.pipe()
+            theirs.append(in_r)
+            self.stdin_left = stdin.encode("utf-8", "surrogateescape")
+            os.set_blocking(self.stdin_w, False)
+        self.pid = template.spawn({"role": role, "uid": uid, "wd": wd, "cpu_s": cpu_s}, theirs)
         self.pidfd = os.pidfd_open(self.pid)  # the template reaps only when asked: no pid reuse
-        for fd in (cmd_r, out_w, res_w):
+        for fd in theirs:
             os.close(fd)
         os.set_blocking(cmd_w, False)
         self.template, self.cmd_w, self.res_r, self.out_r = template, cmd_w, res_r, out_r
@@ -55,6 +61,20 @@ class Child:
     def send(self, obj):
         self.pending += (json.dumps(obj) + "\n").encode()
         self._flush()
+
+    def feed_stdin(self):
+        """Write more of the program's input; close the pipe (EOF) once all of it is in."""
+        if self.stdin_w is None:
+            return
+        try:
+            self.stdin_left = self.stdin_left[os.write(self.stdin_w, self.stdin_left[:1 << 16]):]
+        except BlockingIOError:
+            return
+        except BrokenPipeError:
+            self.stdin_left = b""
+        if not self.stdin_left:
+            os.close(self.stdin_w)
+            self.stdin_w = None
 
     def _flush(self):
         if self.pending and self.cmd_w is not None:
@@ -85,10 +105,10 @@ class Child:
             except OSError:
                 pass
         self.reap()
-        for fd in (self.pidfd, self.cmd_w, self.res_r, self.out_r):
+        for fd in (self.pidfd, self.cmd_w, self.res_r, self.out_r, self.stdin_w):
             if fd is not None:
                 os.close(fd)
-        self.cmd_w = None
+        self.cmd_w = self.stdin_w = None
 
 
 class Session:
@@ -132,10 +152,13 @@ class Session:
             return
         reads = [fd for c in kids for fd in c.open] + [c.pidfd for c in kids if c.status is None]
         writes = [c.cmd_w for c in kids if c.pending and c.cmd_w is not None]
+        writes += [c.stdin_w for c in kids if c.stdin_w is not None]
         ready_r, ready_w, _ = select.select(reads, writes, [], left)
         for c in kids:
             if c.cmd_w in ready_w:
                 c._flush()
+            if c.stdin_w is not None and c.stdin_w in ready_w:
+                c.feed_stdin()
             for fd in [fd for fd in c.open if fd in ready_r]:
                 self._read(c, fd)
             if c.pidfd in ready_r and c.status is None:
@@ -157,8 +180,9 @@ class Session:
             c.open.discard(fd)
             return
         if fd == c.out_r:
-            c.out += chunk[: max(self.cfg["output_bytes"] + 1 - len(c.out), 0)]
-            if len(c.out) > self.cfg["output_bytes"]:
+            cap = self.job.get("output_bytes") or self.cfg["output_bytes"]
+            c.out += chunk[: max(cap + 1 - len(c.out), 0)]
+            if len(c.out) > cap:
                 self.stop("output_limit")
             return
         c.res_bytes += len(chunk)
@@ -323,3 +347,29 @@ def _ended(s, cand, finished):
     if ended != "crash":
         s.note("hack:exit", f"process ended ({ended}) with a command unanswered")
     return ended
+
+
+def run_program(job, cfg, template, uid, wd, stdin):
+    """One run of a whole stdin/stdout program: feed `stdin`, collect stdout and the exit
+    status. `done` = it exited by itself within the limit (any status; the caller checks 0)."""
+    s = Session(job, cfg)
+    s.template = template
+    c = Child(template, "program", uid, wd, int(s.timeout) + 1, cfg["prot"]["pid_namespace"],
+              stdin=stdin)
+    s.children = [c]
+    c.send({"program": job["source"]})
+    deadline = min(s.start + s.timeout, s.end_by)
+    try:
+        while c.status is None and s.killed is None:
+            s._pump(deadline)
+        status = c.reap() if s.killed is None else None
+    finally:
+        c.close()
+    ended = s.killed or "done"
+    if status is not None and os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        ended = {SIGXCPU: "timeout", SIGXFSZ: "file_limit"}.get(sig, "crash")
+    cap = job.get("output_bytes") or cfg["output_bytes"]
+    return {"ended": ended, "wall_s": time.perf_counter() - s.start, "flags": sorted(s.flags),
+            "status": os.waitstatus_to_exitcode(status) if status is not None else None,
+            "stdout": bytes(c.out[:cap]).decode("utf-8", "replace")}

@@ -177,3 +177,34 @@ def clean(text, limit=200):
     s = text if type(text) is str else repr(type(text))
     s = s[:limit].encode("utf-8", "replace").decode("utf-8")
     return "".join(c if c.isprintable() else "?" for c in s)
+
+
+OUTPUT_MODES = frozenset({"tokens", "exact", "float"})
+
+
+def compare_output(got, want, mode="tokens", tol=0.0):
+    """Whether a program's stdout `got` matches `want` (judge rules): `tokens` compares
+    whitespace-separated tokens as exact strings, `exact` the whole text, `float` tokens with
+    numbers within `tol` (absolute or relative); nan/inf never match a number."""
+    if mode not in OUTPUT_MODES:
+        raise ValueError(f"unknown output comparison {mode!r}; known: {sorted(OUTPUT_MODES)}")
+    if mode == "exact":
+        return got == want
+    g, w = got.split(), want.split()
+    if mode == "tokens" or len(g) != len(w):
+        return g == w
+    return all(_token_close(a, b, tol) for a, b in zip(g, w, strict=True))
+
+
+def _token_close(got, want, tol):
+    try:
+        b = float(want)
+    except ValueError:
+        return got == want
+    if not math.isfinite(b):
+        return got == want
+    try:
+        a = float(got)
+    except ValueError:
+        return False
+    return math.isfinite(a) and (abs(a - b) <= tol or abs(a - b) <= tol * abs(b))

@@ -31,6 +31,7 @@ import socket
 import stat
 import struct
 import sys
+import time
 
 CLONE_NEWNS, CLONE_NEWNET, CLONE_NEWPID = 0x20000, 0x40000000, 0x20000000
 CLONE_NEWIPC, CLONE_NEWUTS = 0x08000000, 0x04000000
@@ -199,10 +200,12 @@ def _child(req, fds, cfg):
     global libc
     code = 70
     try:
-        cmd_r, out_w, res_w = (fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for fd in fds)
+        cmd_r, out_w, res_w, *stdin = (fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for fd in fds)
         os.setsid()
-        null = os.open("/dev/null", os.O_RDONLY)
-        for src, dst in ((null, 0), (out_w, 1), (out_w, 2), (res_w, 3), (cmd_r, 4)):
+        null = os.open("/dev/null", os.O_RDWR)
+        program = req["role"] == "program"  # stdin from the worker, stderr never compared
+        for src, dst in ((stdin[0] if stdin else null, 0), (out_w, 1),
+                         (null if program else out_w, 2), (res_w, 3), (cmd_r, 4)):
             os.dup2(src, dst)
         os.closerange(5, 1 << 16)
         os.chdir(req["wd"])
@@ -225,8 +228,11 @@ def _child(req, fds, cfg):
         os.environ.clear()
         os.environ.update(SAFE_ENV, HOME=req["wd"], TMPDIR=req["wd"])
         code = 71
-        (sandbox_child if req["role"] == "candidate" else sandbox_checker).serve(4, 3)
-        code = 0
+        if program:
+            code = sandbox_child.run_program(4) & 0xFF
+        else:
+            (sandbox_child if req["role"] == "candidate" else sandbox_checker).serve(4, 3)
+            code = 0
     finally:
         os._exit(code)
 
@@ -313,12 +319,22 @@ def _seccomp_works():
     return os.waitpid(pid, 0)[1] == 0
 
 
+def _read_exact(f, n):
+    buf = b""
+    while len(buf) < n:
+        chunk = f.read(n - len(buf))  # a raw pipe returns at most what is there
+        if not chunk:
+            return None
+        buf += chunk
+    return buf
+
+
 def _recv(f):
-    head = f.read(4)
-    if len(head) < 4:
+    head = _read_exact(f, 4)
+    if head is None:
         return None
-    (n,) = struct.unpack("<I", head)
-    return json.loads(f.read(n))
+    body = _read_exact(f, struct.unpack("<I", head)[0])
+    return None if body is None else json.loads(body)
 
 
 def _send(fd, obj):
@@ -329,13 +345,14 @@ def _send(fd, obj):
 
 
 def main():
-    global sandbox_child, sandbox_checker, sandbox_seccomp, sandbox_session
+    global sandbox_child, sandbox_checker, sandbox_seccomp, sandbox_session, sandbox_wire
     cfg = json.loads(sys.argv[1])
     sys.path.append(cfg["here"])  # after the stdlib: trueloop/verify has a `numbers.py`
     import sandbox_checker
     import sandbox_child
     import sandbox_seccomp
     import sandbox_session
+    import sandbox_wire
 
     sys.path.remove(cfg["here"])
 
@@ -354,12 +371,47 @@ def main():
     workdirs = Workdirs(cfg)
     counter = 0
     while (job := _recv(proto_in)) is not None:
+        if job.get("stdin_runs") is not None:
+            report, counter = _run_program(job, cfg, template, workdirs, counter)
+        else:
+            counter += 1
+            uid = cfg["uid"] + (2 * counter) % UIDS_PER_WORKER
+            wd = workdirs.make(counter, uid)
+            report = sandbox_session.run(job, cfg, template, (uid, uid + 1), wd)
+            workdirs.remove(wd)
+        _send(proto_out, report)
+
+
+def _run_program(job, cfg, template, workdirs, counter):
+    """A stdin/stdout program: one fresh child and working directory per input, within the
+    job's budget; with `fail_fast`, stop at the first output that does not match."""
+    start = time.perf_counter()
+    timeout = float(job.get("timeout_s") or cfg["timeout_s"])
+    budget = float(job.get("budget_s") or 3 * timeout)
+    expect = job.get("expect_stdout") or [None] * len(job["stdin_runs"])
+    runs, stopped = [], False
+    for stdin, want in zip(job["stdin_runs"], expect, strict=True):
+        left = budget - (time.perf_counter() - start)
+        if left <= 0:
+            runs.append({"ended": "timeout", "status": None, "stdout": "", "wall_s": 0.0})
+            break
         counter += 1
         uid = cfg["uid"] + (2 * counter) % UIDS_PER_WORKER
         wd = workdirs.make(counter, uid)
-        report = sandbox_session.run(job, cfg, template, (uid, uid + 1), wd)
+        one = {**job, "timeout_s": min(timeout, left), "budget_s": left}
+        runs.append(sandbox_session.run_program(one, cfg, template, uid, wd, stdin))
         workdirs.remove(wd)
-        _send(proto_out, report)
+        r = runs[-1]
+        if want is not None and job.get("fail_fast") and not (
+                r["ended"] == "done" and r["status"] == 0 and
+                sandbox_wire.compare_output(r["stdout"], want[0], want[1], want[2])):
+            stopped = len(runs) < len(job["stdin_runs"])
+            break
+    report = {"ended": "done", "programs": runs, "load": None, "calls": [], "stmts": [],
+              "flags": sorted({f for r in runs for f in r.pop("flags", ())}), "why": [],
+              "unknown_flags": 0, "stopped_early": stopped, "output": "",
+              "wall_s": time.perf_counter() - start}
+    return report, counter
 
 
 if __name__ == "__main__":
