@@ -53,6 +53,9 @@ from typing import Any
 from trueloop.config import VerifyConfig
 from trueloop.types import Verdict
 from trueloop.verify.code_scan import scan, special_case_hits
+from trueloop.verify.code_stdio import StdioPrepared, is_stdio, test_error
+from trueloop.verify.code_stdio import judge as judge_stdio
+from trueloop.verify.code_stdio import prepare as prepare_stdio
 from trueloop.verify.code_tests import SplitTest, proxied_names, resolve_expected, split_test
 from trueloop.verify.sandbox import Job, Run, Sandbox, SandboxLimits
 
@@ -66,12 +69,14 @@ def extract_code(completion: str, entry_point: str = "") -> str | None:
     """The program in a completion: the last fenced python block defining `entry_point`, else
     the last fenced block, else the whole text if it parses as Python."""
     blocks = FENCE.findall(completion)
+    if blocks and not entry_point:
+        return blocks[-1]  # a whole program
     if blocks:
         defining = [b for b in blocks if re.search(rf"\bdef\s+{re.escape(entry_point)}\b", b)]
         return (defining or blocks)[-1]
     try:
         ast.parse(completion)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     return completion if completion.strip() else None
 
@@ -186,20 +191,31 @@ def shared_sandbox(cfg: VerifyConfig) -> Sandbox:
 
 def verify_batch(items: Sequence[tuple[Mapping[str, Any], str]], cfg: VerifyConfig | None = None,
                  sandbox: Sandbox | None = None) -> list[Verdict]:
-    """Verify (truth, completion) pairs in parallel on the sandbox pool."""
+    """Verify (truth, completion) pairs in parallel on the sandbox pool. A truth whose tests
+    are {"input", "output"} objects is a stdin/stdout program (`code_stdio.py`)."""
     cfg = cfg or VerifyConfig()
     sandbox = sandbox or shared_sandbox(cfg)
-    groups = {id(truth): _split_all(truth) for truth, _ in items}
+    groups = {id(truth): _split_all(truth) for truth, _ in items if not is_stdio(truth)}
     tests = dict(zip(groups, resolve_expected(groups.values(), sandbox), strict=True))
-    prepared = [_prepare(truth, text, tests[id(truth)], cfg) for truth, text in items]
+    prepared = [_prepare_any(truth, text, tests.get(id(truth), ()), cfg) for truth, text in items]
     runs = iter(sandbox.run_many([p.job for p in prepared if p is not None]))
     out = []
     for p in prepared:
         if p is None:
             out.append(Verdict(False, 0.0, "no_answer"))
+        elif isinstance(p, StdioPrepared):
+            out.append(judge_stdio(p, next(runs), cfg))
         else:
             out.append(judge(p, next(runs), cfg))
     return out
+
+
+def _prepare_any(truth: Mapping[str, Any], text: str, tests: tuple[SplitTest, ...],
+                 cfg: VerifyConfig) -> _Prepared | StdioPrepared | None:
+    if not is_stdio(truth):
+        return _prepare(truth, text, tests, cfg)
+    source = extract_code(text)
+    return None if source is None else prepare_stdio(truth, source, cfg)
 
 
 def verify_code(truth: Mapping[str, Any], completion: str, cfg: VerifyConfig | None = None,
@@ -211,12 +227,20 @@ def verify_code(truth: Mapping[str, Any], completion: str, cfg: VerifyConfig | N
 def _row_error(row: Any) -> str | None:
     if not isinstance(row, dict) or "_bad_line" in row:
         return "row is not a JSON object"
+    if is_stdio(row):
+        if not isinstance(row.get("completion"), str):
+            return "completion must be a string"
+        return test_error(row) or _timeout_error(row)
     if not isinstance(row.get("completion"), str) or not isinstance(row.get("entry_point"), str):
         return "completion and entry_point must be strings"
     for key in ("visible_tests", "hidden_tests"):
         tests = row.get(key, [])
         if not isinstance(tests, list) or not all(isinstance(t, str) for t in tests):
             return f"{key} must be a list of assert strings"
+    return _timeout_error(row)
+
+
+def _timeout_error(row: dict[str, Any]) -> str | None:
     t = row.get("timeout_s")
     if t is not None and not (isinstance(t, int | float) and 0 < t <= 600 and math.isfinite(t)):
         return "timeout_s must be a number in (0, 600]"
