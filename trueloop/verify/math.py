@@ -1,9 +1,11 @@
 """The strict math verifier: extract one final answer, compare it with the gold answer exactly.
 
-Pipeline per completion: `extract.extract_answer` (hidden characters, think blocks, boxes) ->
-`clean.clean` (presentation) -> the exact fast path (`numbers.parse_number`, `fractions.Fraction`,
-no sympy) -> multiple-choice letters / word answers -> only for really symbolic text, the grammar
-parser and sympy (`latex.py`, `symbolic.py`) in a killable worker (`timeout.py`).
+Pipeline per completion: `extract.extract_answer` (hidden characters, think blocks, boxes; or,
+with `answer=`, the given answer whole) -> `clean.clean` (presentation) -> `math_forms` (labels,
+lists joined by words, times and ratios, base numerals) -> the exact fast path
+(`numbers.parse_number`, `fractions.Fraction`, no sympy) -> multiple-choice letters / word
+answers -> only for really symbolic text, the grammar parser and sympy (`latex.py`,
+`symbolic.py`, `math_sets.py`) in a killable worker (`timeout.py`).
 
 Strict by design (lenient graders pay for answer spraying and unevaluated expressions; compare
 huggingface/Math-Verify, which accepts `3+4` for 7 and 0.3333 for 1/3 within tolerance):
@@ -12,7 +14,9 @@ huggingface/Math-Verify, which accepts `3+4` for 7 and 0.3333 for 1/3 within tol
   `2^{3}-1` or `\\frac{14}{2}`; a rational gold needs a number literal (`0.5`, `\\frac{2}{4}`);
 - several differing answers (boxes, "3 or 5", `3, 5`, `\\pm 3` where one value is expected) are
   `multiple_answers`; repeated boxes with equal values are fine;
-- an unparseable gold is `unparseable_gold` with a logged warning, never reward 1.
+- names bind to values (`a=2, b=7` is not `a=7, b=2`); a single letter is a variable, not a unit;
+- an unparseable gold is `unparseable_gold` on every verdict, with the parser's reason in the
+  details and one logged warning per distinct gold, never reward 1.
 
 Threat model. Covered: answer spraying, hedges, unevaluated expressions, answers inside
 `<think>`, hidden/format characters (flagged `stego:hidden_chars`), prompt echo (empty boxes),

@@ -11,7 +11,9 @@ Rules:
   their brackets matter; `\\pm a` is the set {a, -a}; matrices compare entrywise;
 - `x = 3` equals `3`, `x \\in S` equals `S`; two equations are equal when `lhs - rhs` differ by a
   nonzero constant factor (the same solution set for the equations answers are written as);
-  a solved inequality in one variable equals its interval (`x > 2` is `(2, \\infty)`);
+  a solved inequality in one variable equals the set it describes (`x > 2` is `(2, \\infty)`,
+  `-2x > -6` is `(-\\infty, 3)`, see `math_sets.py`); assignments to distinct names bind
+  (`a = 2, b = 7` is not `a = 7, b = 2`);
 - several distinct values where the gold is one value is `multiple_answers`.
 
 Covered: answer spraying through lists and `\\pm`, unevaluated-looking but equal forms of
