@@ -5,14 +5,16 @@ an answer needs and builds sympy objects itself, with caps on size, depth and nu
 
     answer  := item ((',' | ';') item)*                    several items -> Bag (unordered)
     item    := union (relop union)*                        '=', '<', '\\le', '\\in', ... -> Rel
-    union   := sum ('\\cup' sum)*
+    union   := sum ('\\cup' sum)* ('\\setminus' union)?         a set difference -> Diff
     sum     := term (('+' | '-' | '\\pm' | '\\mp') term)*
     term    := unary (('*' | '\\cdot' | '\\times' | '/' | '\\div')? unary)*   (implicit product)
     unary   := ('-' | '+' | '\\pm') unary | power
     power   := postfix ('^' arg)?                          right-associative, magnitude-capped
     postfix := atom ('!' | '%')*
-    atom    := number | letter[_sub] | '(' list ')' | '[' list ')' | '\\{' list '\\}' | '{' sum '}'
-             | \\frac | \\sqrt | \\binom | function | |x| | \\pi | \\infty | matrix
+    atom    := number[_base] | letter[_sub] | f(x) | '(' list ')' | '[' list ')'
+             | '\\{' list '\\}' | '{' list '}' | '\\{' x ('\\mid' | '|' | ':') item '\\}'
+             | \\frac | \\sqrt | \\binom | \\sum_{k=a}^{b} term | \\prod | function | |x|
+             | \\pi | \\infty | matrix
 
 An expression value is a tuple of sympy alternatives (`\\pm` makes two); brackets with commas make
 a `Seq` (tuple or interval: both brackets are kept, so `(1,2]` differs from `(1,2)`).
@@ -22,7 +24,8 @@ Covered: hostile input cannot run code, recurse without bound (`MAX_DEPTH`), bui
 Not covered: wall-clock time of sympy on legal input (callers run this in `verify/timeout.py`).
 
 The values it builds, the tokenizer and the size guards live in `verify/latex_values.py`; the
-grammar itself stays one `_Parser` class here, since its methods call each other recursively.
+sets, big operators, base numerals and matrices in `verify/latex_structures.py` (a mixin: the
+grammar stays one recursive `_Parser`).
 """
 
 from __future__ import annotations
