@@ -9,6 +9,8 @@ negatives, rows/s, and the throughput ratio. Prints ONE JSON line.
     .venv/bin/python benchmarks/math_verify.py [--n 3000] [--seed 0]
 
 math-verify is called as its README shows: `verify(parse("$" + gold + "$"), parse(completion))`.
+Labels written by others (peer graders' test tables, a public generator) are measured by the
+sibling `benchmarks/math_external.py`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import importlib.util
 import json
 import logging
 import math
+import os
 import random
 import sys
 import time
@@ -156,6 +159,7 @@ def main() -> None:
         "benchmark": "math_verify",
         "hardware": hardware(),
         "commit": commit(),
+        "loadavg": os.getloadavg(),
         "config": {"n": args.n, "seed": args.seed, "timeout_s": VerifyConfig.timeout_s},
         "figures": figures,
     }))
