@@ -122,8 +122,10 @@ class Summary:
         if out.get("reason") == "unparseable_gold":
             self.bad_gold_rows += 1
             gold = str(inp.get("gold")) if isinstance(inp, dict) else "?"
-            if len(self.bad_golds) < 10_000:
-                self.bad_golds.setdefault(gold, str(out.get("details", {}).get("detail", "")))
+            details = out.get("details")
+            detail = details.get("detail", "") if isinstance(details, dict) else ""
+            if len(self.bad_golds) < 10_000:  # distinct golds counted up to this many
+                self.bad_golds.setdefault(gold, str(detail))
 
     def print(self) -> None:
         if self.bad_gold_rows:
