@@ -19,96 +19,14 @@ uses) or whose unsplit assert fails.
 import json
 import os
 import select
-import signal
 import time
 
 import sandbox_wire as wire
+from sandbox_proc import Child
 
 CRASH_SIGNALS = {4, 7, 8, 11}  # SIGILL SIGBUS SIGFPE SIGSEGV
 SIGXCPU, SIGXFSZ = 24, 25
 MAX_WHY = 20
-
-
-class Child:
-    """A spawned sandbox process as the worker sees it: pipes, pidfd, buffered frames."""
-
-    def __init__(self, template, role, uid, wd, cpu_s, pidns, stdin=None):
-        cmd_r, cmd_w = os.pipe()
-        res_r, res_w = os.pipe()
-        out_r, out_w = os.pipe()
-        theirs = [cmd_r, out_w, res_w]
-        self.stdin_w, self.stdin_left = None, b""
-        if stdin is not None:
-            in_r, self.stdin_w = os.pipe()
-            theirs.append(in_r)
-            self.stdin_left = stdin.encode("utf-8", "surrogateescape")
-            os.set_blocking(self.stdin_w, False)
-        self.pid = template.spawn({"role": role, "uid": uid, "wd": wd, "cpu_s": cpu_s}, theirs)
-        self.pidfd = os.pidfd_open(self.pid)  # the template reaps only when asked: no pid reuse
-        for fd in theirs:
-            os.close(fd)
-        os.set_blocking(cmd_w, False)
-        self.template, self.cmd_w, self.res_r, self.out_r = template, cmd_w, res_r, out_r
-        self.pidns = pidns
-        self.pending = b""
-        self.rbuf = b""
-        self.frames = []
-        self.out = bytearray()
-        self.res_bytes = 0
-        self.status = None
-        self.open = {res_r, out_r}
-
-    def send(self, obj):
-        self.pending += (json.dumps(obj) + "\n").encode()
-        self._flush()
-
-    def feed_stdin(self):
-        """Write more of the program's input; close the pipe (EOF) once all of it is in."""
-        if self.stdin_w is None:
-            return
-        try:
-            self.stdin_left = self.stdin_left[os.write(self.stdin_w, self.stdin_left[:1 << 16]):]
-        except BlockingIOError:
-            return
-        except BrokenPipeError:
-            self.stdin_left = b""
-        if not self.stdin_left:
-            os.close(self.stdin_w)
-            self.stdin_w = None
-
-    def _flush(self):
-        if self.pending and self.cmd_w is not None:
-            try:
-                self.pending = self.pending[os.write(self.cmd_w, self.pending):]
-            except BlockingIOError:
-                pass
-            except BrokenPipeError:
-                self.pending = b""
-
-    def kill(self):
-        if self.status is None:
-            try:
-                signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-
-    def reap(self):
-        if self.status is None:
-            self.status = self.template.reap(self.pid)
-        return self.status
-
-    def close(self):
-        self.kill()
-        if not self.pidns:  # no PID namespace: end the process group it leads (setsid)
-            try:
-                os.killpg(self.pid, signal.SIGKILL)
-            except OSError:
-                pass
-        self.reap()
-        for fd in (self.pidfd, self.cmd_w, self.res_r, self.out_r, self.stdin_w):
-            if fd is not None:
-                os.close(fd)
-        self.cmd_w = self.stdin_w = None
 
 
 class Session:
@@ -373,3 +291,35 @@ def run_program(job, cfg, template, uid, wd, stdin):
     return {"ended": ended, "wall_s": time.perf_counter() - s.start, "flags": sorted(s.flags),
             "status": os.waitstatus_to_exitcode(status) if status is not None else None,
             "stdout": bytes(c.out[:cap]).decode("utf-8", "replace")}
+
+
+def run_programs(job, cfg, template, workdirs, counter):
+    """A stdin/stdout program: one fresh child and working directory per input, within the
+    job's budget; with `fail_fast`, stop at the first output that does not match."""
+    start = time.perf_counter()
+    timeout = float(job.get("timeout_s") or cfg["timeout_s"])
+    budget = float(job.get("budget_s") or 3 * timeout)
+    expect = job.get("expect_stdout") or [None] * len(job["stdin_runs"])
+    runs, stopped = [], False
+    for stdin, want in zip(job["stdin_runs"], expect, strict=True):
+        left = budget - (time.perf_counter() - start)
+        if left <= 0:
+            runs.append({"ended": "timeout", "status": None, "stdout": "", "wall_s": 0.0})
+            break
+        counter += 1
+        uid = cfg["uid"] + (2 * counter) % cfg["uids_per_worker"]
+        wd = workdirs.make(counter, uid)
+        one = {**job, "timeout_s": min(timeout, left), "budget_s": left}
+        runs.append(run_program(one, cfg, template, uid, wd, stdin))
+        workdirs.remove(wd)
+        r = runs[-1]
+        if want is not None and job.get("fail_fast") and not (
+                r["ended"] == "done" and r["status"] == 0 and
+                wire.compare_output(r["stdout"], want[0], want[1], want[2])):
+            stopped = len(runs) < len(job["stdin_runs"])
+            break
+    report = {"ended": "done", "programs": runs, "load": None, "calls": [], "stmts": [],
+              "flags": sorted({f for r in runs for f in r.pop("flags", ())}), "why": [],
+              "unknown_flags": 0, "stopped_early": stopped, "output": "",
+              "wall_s": time.perf_counter() - start}
+    return report, counter

@@ -31,7 +31,6 @@ import socket
 import stat
 import struct
 import sys
-import time
 
 CLONE_NEWNS, CLONE_NEWNET, CLONE_NEWPID = 0x20000, 0x40000000, 0x20000000
 CLONE_NEWIPC, CLONE_NEWUTS = 0x08000000, 0x04000000
@@ -345,14 +344,13 @@ def _send(fd, obj):
 
 
 def main():
-    global sandbox_child, sandbox_checker, sandbox_seccomp, sandbox_session, sandbox_wire
+    global sandbox_child, sandbox_checker, sandbox_seccomp, sandbox_session
     cfg = json.loads(sys.argv[1])
     sys.path.append(cfg["here"])  # after the stdlib: trueloop/verify has a `numbers.py`
     import sandbox_checker
     import sandbox_child
     import sandbox_seccomp
     import sandbox_session
-    import sandbox_wire
 
     sys.path.remove(cfg["here"])
 
@@ -365,6 +363,7 @@ def main():
         __import__(name)
     OWN_PIDNS[0] = os.open("/proc/self/ns/pid", os.O_RDONLY) if os.geteuid() == 0 else -1
     cfg["prot"] = prot = isolate(cfg)
+    cfg["uids_per_worker"] = UIDS_PER_WORKER
     prot["seccomp"] = prot["chroot"] and _seccomp_works()
     template = Template(cfg, [proto_in.fileno(), proto_out])
     _send(proto_out, {"hello": prot})
@@ -372,7 +371,7 @@ def main():
     counter = 0
     while (job := _recv(proto_in)) is not None:
         if job.get("stdin_runs") is not None:
-            report, counter = _run_program(job, cfg, template, workdirs, counter)
+            report, counter = sandbox_session.run_programs(job, cfg, template, workdirs, counter)
         else:
             counter += 1
             uid = cfg["uid"] + (2 * counter) % UIDS_PER_WORKER
@@ -380,38 +379,6 @@ def main():
             report = sandbox_session.run(job, cfg, template, (uid, uid + 1), wd)
             workdirs.remove(wd)
         _send(proto_out, report)
-
-
-def _run_program(job, cfg, template, workdirs, counter):
-    """A stdin/stdout program: one fresh child and working directory per input, within the
-    job's budget; with `fail_fast`, stop at the first output that does not match."""
-    start = time.perf_counter()
-    timeout = float(job.get("timeout_s") or cfg["timeout_s"])
-    budget = float(job.get("budget_s") or 3 * timeout)
-    expect = job.get("expect_stdout") or [None] * len(job["stdin_runs"])
-    runs, stopped = [], False
-    for stdin, want in zip(job["stdin_runs"], expect, strict=True):
-        left = budget - (time.perf_counter() - start)
-        if left <= 0:
-            runs.append({"ended": "timeout", "status": None, "stdout": "", "wall_s": 0.0})
-            break
-        counter += 1
-        uid = cfg["uid"] + (2 * counter) % UIDS_PER_WORKER
-        wd = workdirs.make(counter, uid)
-        one = {**job, "timeout_s": min(timeout, left), "budget_s": left}
-        runs.append(sandbox_session.run_program(one, cfg, template, uid, wd, stdin))
-        workdirs.remove(wd)
-        r = runs[-1]
-        if want is not None and job.get("fail_fast") and not (
-                r["ended"] == "done" and r["status"] == 0 and
-                sandbox_wire.compare_output(r["stdout"], want[0], want[1], want[2])):
-            stopped = len(runs) < len(job["stdin_runs"])
-            break
-    report = {"ended": "done", "programs": runs, "load": None, "calls": [], "stmts": [],
-              "flags": sorted({f for r in runs for f in r.pop("flags", ())}), "why": [],
-              "unknown_flags": 0, "stopped_early": stopped, "output": "",
-              "wall_s": time.perf_counter() - start}
-    return report, counter
 
 
 if __name__ == "__main__":
