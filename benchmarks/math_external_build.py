@@ -145,7 +145,7 @@ def generator_rows(path: str, per_module: int, seed: int) -> list[dict]:
             try:
                 problem = make()
             except (AttributeError, TypeError):
-                break  # modules that need an older numpy (ndarray.itemset)
+                break  # an unpatched generator on a current numpy (see the data README)
             question, gold = str(problem.question), str(problem.answer)
             for k, (cand, label) in enumerate(_variants(question, gold, rng, sympy)):
                 row = {"id": f"mathematics-dataset:{name}#{i}.{k}",
