@@ -16,6 +16,7 @@ fails its expected check (the check is `sandbox_wire.compare`, the same function
 uses) or whose unsplit assert fails.
 """
 
+import itertools
 import json
 import os
 import select
@@ -45,8 +46,16 @@ class Session:
 
     def ask(self, child, cmd, extra=()):
         """Send `cmd` with a fresh nonce; the reply, or None (dead, killed, out of time)."""
+        return self.wait(child, self.send(child, cmd), extra)
+
+    def send(self, child, cmd):
         nonce = int.from_bytes(os.urandom(8), "little")
         child.send({"n": nonce, **cmd})
+        return nonce
+
+    def wait(self, child, nonce, extra=()):
+        """The reply carrying `nonce` (within one per-command limit from now), or None. The
+        candidate answers in order, so any other reply ahead of it is a forgery."""
         deadline = min(time.perf_counter() + self.timeout, self.end_by)
         while self.killed is None:
             replies = [f for f in child.frames if "n" in f]
@@ -149,7 +158,7 @@ def run(job, cfg, template, uids, wd):
            "stopped_early": False}
     try:
         finished = _converse(s, cand, rep, uids[1], cpu_s)
-        if finished:
+        if finished is True:
             _drain(s, cand)
         ended = _ended(s, cand, finished)
     finally:
@@ -164,17 +173,22 @@ def run(job, cfg, template, uids, wd):
 def _converse(s, cand, rep, checker_uid, cpu_s):
     """load -> tests in order -> finish. True when the candidate answered every command."""
     job = s.job
-    load = s.ask(cand, {"load": job.get("source", ""), "setup": job.get("setup", "")})
-    if load is None:
-        return False
-    rep["load"] = {"ok": load.get("ok") is True, "err": wire.clean(load.get("err"), 80)}
     n_calls = len(job.get("calls", []))
     order = job.get("order") or [*range(n_calls), *(-j - 1 for j in range(len(rep["stmts"])))]
     expect = job.get("expect") or [None] * n_calls
+    load_nonce = s.send(cand, {"load": job.get("source", ""), "setup": job.get("setup", "")})
+    ahead = {}  # the calls before the first unsplit assert go out at once (no round trips)
+    for step in itertools.takewhile(lambda st: st >= 0, order):
+        ahead[step] = s.send(cand, {"call": job["calls"][step]})
+    load = s.wait(cand, load_nonce)
+    if load is None:
+        return False
+    rep["load"] = {"ok": load.get("ok") is True, "err": wire.clean(load.get("err"), 80)}
     checker = None
     for step in order if rep["load"]["ok"] else ():
         if step >= 0:
-            f = s.ask(cand, {"call": job["calls"][step]})
+            f = s.wait(cand, ahead.pop(step)) if step in ahead else s.ask(
+                cand, {"call": job["calls"][step]})
             if f is None:
                 return False
             rep["calls"][step] = out = _outcome(s, f)
@@ -191,7 +205,11 @@ def _converse(s, cand, rep, checker_uid, cpu_s):
             rep["stmts"][-step - 1] = passed = f is not None and f.get("ok") is True
         if not passed and job.get("fail_fast"):
             rep["stopped_early"] = True
+            if ahead:  # calls still queued: the worker stops the candidate itself
+                return "stopped"
             break
+    if ahead or not rep["load"]["ok"]:
+        return "stopped" if rep["load"] else False  # the queued calls are of no use
     return s.ask(cand, {"finish": True}) is not None
 
 
@@ -250,6 +268,8 @@ def _drain(s, cand):
 
 
 def _ended(s, cand, finished):
+    if finished == "stopped":
+        return "done"  # the worker chose to stop the candidate (fail fast, failed load)
     if s.killed:
         return s.killed
     if finished:
