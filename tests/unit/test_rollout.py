@@ -273,3 +273,27 @@ def test_shared_prompt_forward_equals_full_forward_with_gradients(tiny: Policy) 
     assert torch.allclose(ent_g, ent_f, atol=1e-5)
     for a, b in zip(grads_g, grads_f, strict=True):
         assert torch.allclose(a, b, atol=1e-4, rtol=1e-3)
+
+
+@pytest.mark.parametrize("grouped", [True, False])
+def test_chunked_head_equals_plain_logprobs_with_gradients(tiny: Policy, grouped: bool) -> None:
+    """A logit budget below (N, T, V) runs the LM head on hidden-state chunks: same values and
+    grads as materialising all logits."""
+    batch = run(tiny, max_new_tokens=10)
+    if not grouped:
+        batch = dataclasses.replace(batch, group_size=1)
+
+    def value_and_grads(budget: int):
+        tiny.model.zero_grad(set_to_none=True)
+        logp, entropy = token_logprobs(tiny.model, batch, logit_budget=budget)
+        (logp.sum() + entropy.sum()).backward()
+        grads = [p.grad.clone() for p in tiny.model.parameters()]
+        tiny.model.zero_grad(set_to_none=True)
+        return logp.detach(), entropy.detach(), grads
+
+    plain = value_and_grads(1 << 26)
+    chunked = value_and_grads(1000)  # 1000 // 128 = 7 tokens of logits at a time
+    assert torch.allclose(plain[0], chunked[0], atol=1e-5)
+    assert torch.allclose(plain[1], chunked[1], atol=1e-5)
+    for a, b in zip(plain[2], chunked[2], strict=True):
+        assert torch.allclose(a, b, atol=1e-4, rtol=1e-3)

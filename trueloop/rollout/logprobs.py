@@ -9,14 +9,17 @@ action token sees exactly what the KV-cached sampler saw when it drew it.
     logp[n, t] = log softmax(z[n, P-1+t] / tau)[c[n, t]]
     H[n, t]    = -sum_v p_v log p_v   over the same temperature-scaled distribution
 
-Legend: N rows, P prompt width, T episode width, V vocab, z logits, c episode ids,
-tau temperature. Only the T positions that predict episode tokens go through the LM head
-(`logits_to_keep`), and the (N, T, V) softmax work is done in row chunks to bound fp32 memory.
+Legend: N rows, P prompt width, T episode width, V vocab, D hidden size, z logits, c episode
+ids, tau temperature. Only the T positions that predict episode tokens go through the LM head
+(`logits_to_keep`). Memory is bounded by `logit_budget` elements of logits: small batches compute
+(N, T, V) logits and do the softmax in row chunks; large ones (a real vocabulary) never form them,
+running the LM head on chunks of final hidden states under activation checkpointing.
 """
 
 from __future__ import annotations
 
 import torch
+from torch.utils.checkpoint import checkpoint
 
 from trueloop.rollout.batch import RolloutBatch
 from trueloop.rollout.kvcache import cache_kwarg
@@ -50,53 +53,121 @@ def shares_prompts(prompt_ids: torch.Tensor, g: int) -> bool:
     return bool((groups == groups[:, :1]).all())
 
 
-def _grouped_logits(model, ids: torch.Tensor, mask: torch.Tensor, p: int, g: int) -> torch.Tensor:
-    """Completion logits with each prompt run once per group, not G times.
+def _parts(model: torch.nn.Module, head: bool):
+    """(forward, lm_head): the whole model when `head`, else its decoder (final hidden states)
+    and the output embedding applied later in chunks. peft wrappers are looked through (their
+    adapters live inside the decoder's modules, so they still apply)."""
+    if head:
+        return model, None
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return base.get_decoder(), base.get_output_embeddings()
+
+
+def _out(out, head: bool) -> torch.Tensor:
+    return out.logits if head else out.last_hidden_state
+
+
+def _grouped(model, ids: torch.Tensor, mask: torch.Tensor, p: int, g: int,
+             head: bool) -> torch.Tensor:
+    """Episode logits (or final hidden states) with each prompt run once per group, not G times.
 
     The B distinct prompts go through the model once (with gradients); their KV cache is repeated
     G times (`repeat_interleave` is differentiable, so prompt activations receive the gradient of
-    all G completions) and only the completion tokens run on top of it. Equal to the full forward
-    up to float rounding (tested); saves (G-1)/G of the prompt compute in the update.
+    all G episodes) and only the episode tokens run on top of it. Equal to the full forward up to
+    float rounding (tested); saves (G-1)/G of the prompt compute in the update.
     """
+    fwd, _ = _parts(model, head)
+    keep = {"logits_to_keep": 1} if head else {}
     t = ids.shape[1] - p
     prompt_ids, prompt_mask = ids[::g, :p], mask[::g, :p]  # (B, P)
-    out = model(input_ids=prompt_ids, attention_mask=prompt_mask,
-                position_ids=position_ids(prompt_mask), use_cache=True, logits_to_keep=1)
-    first = out.logits[:, -1:].repeat_interleave(g, dim=0)  # (N, 1, V): predicts token 0
+    out = fwd(input_ids=prompt_ids, attention_mask=prompt_mask,
+              position_ids=position_ids(prompt_mask), use_cache=True, **keep)
+    first = _out(out, head)[:, -1:].repeat_interleave(g, dim=0)  # (N, 1, V|D): predicts token 0
     if t == 1:
         return first
     cache = out.cache if getattr(out, "cache", None) is not None else out.past_key_values
     cache.batch_repeat_interleave(g)
-    rest = model(input_ids=ids[:, p:-1], attention_mask=mask[:, :-1],
-                 position_ids=position_ids(mask)[:, p:-1], use_cache=True,
-                 **{cache_kwarg(model): cache})
-    return torch.cat([first, rest.logits], dim=1)  # (N, T, V)
+    rest = fwd(input_ids=ids[:, p:-1], attention_mask=mask[:, :-1],
+               position_ids=position_ids(mask)[:, p:-1], use_cache=True,
+               **{cache_kwarg(model): cache})
+    return torch.cat([first, _out(rest, head)], dim=1)  # (N, T, V|D)
 
 
-def token_logprobs(model: torch.nn.Module, batch: RolloutBatch, *,
-                   temperature: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+def _full(model, ids: torch.Tensor, mask: torch.Tensor, p: int, head: bool) -> torch.Tensor:
+    """Episode logits (or final hidden states) from one forward over every row."""
+    fwd, _ = _parts(model, head)
+    t = ids.shape[1] - p
+    keep = {"logits_to_keep": t + 1} if head else {}
+    out = fwd(input_ids=ids, attention_mask=mask, position_ids=position_ids(mask),
+              use_cache=False, **keep)
+    return _out(out, head)[:, -t - 1:-1]  # (N, T, V|D): position P-1+t predicts token t
+
+
+def _head_chunks(lm_head, hidden: torch.Tensor, targets: torch.Tensor, temperature: float,
+                 budget: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N, T, D) hidden -> (N, T) logp and entropy, `budget // V` tokens at a time. Under autograd
+    each chunk is checkpointed: its logits are recomputed in backward instead of kept, so peak
+    memory holds one chunk of logits, never (N, T, V)."""
+    n, t, d = hidden.shape
+    flat, tgt = hidden.reshape(n * t, d), targets.reshape(n * t)
+    size = max(1, budget // lm_head.weight.shape[0])
+
+    def chunk(h: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return _logp_entropy(lm_head(h), y, temperature)
+
+    parts = []
+    for i in range(0, n * t, size):
+        h, y = flat[i:i + size], tgt[i:i + size]
+        parts.append(checkpoint(chunk, h, y, use_reentrant=False) if torch.is_grad_enabled()
+                     else chunk(h, y))
+    logp = torch.cat([a for a, _ in parts]).view(n, t)
+    entropy = torch.cat([b for _, b in parts]).view(n, t)
+    return logp, entropy
+
+
+def token_logprobs(model: torch.nn.Module, batch: RolloutBatch, *, temperature: float = 1.0,
+                   logit_budget: int = LOGIT_CHUNK_ELEMS) -> tuple[torch.Tensor, torch.Tensor]:
     """(logp, entropy) of every episode token, both (N, T) fp32 over the batch's episode columns
     (columns P.. of `batch.input_ids`), 0 where `action_mask` is 0: only the policy's own tokens
     carry log-probs; observations and scaffolding are context, never targets.
 
-    Rows in groups of identical prompts (`batch.group_size`) run each prompt once. Gradients flow
+    Rows in groups of identical prompts (`batch.group_size`) run each prompt once. When the
+    batch's (N, T, V) logits would exceed `logit_budget` elements, the LM head runs on the final
+    hidden states in chunks instead (`_head_chunks`), so they never exist at once. Gradients flow
     when the caller has them enabled; wrap in `torch.no_grad()` otherwise.
     """
     device = next(model.parameters()).device
     p = batch.prompt_width
     ids, mask = batch.input_ids.to(device), batch.attention_mask.to(device)  # (N, P+T)
     t = ids.shape[1] - p
-    if shares_prompts(ids[:, :p], batch.group_size):
-        logits = _grouped_logits(model, ids, mask, p, batch.group_size)  # (N, T, V)
-    else:
-        out = model(input_ids=ids, attention_mask=mask, position_ids=position_ids(mask),
-                    use_cache=False, logits_to_keep=t + 1)
-        logits = out.logits[:, :-1]  # (N, T, V): position P-1+t predicts token t
+    vocab = model.get_output_embeddings().weight.shape[0]
+    head = ids.shape[0] * t * vocab <= logit_budget or _head_does_more(model)
+    grouped = shares_prompts(ids[:, :p], batch.group_size) and not _checkpointing(model)
+    out = (_grouped(model, ids, mask, p, batch.group_size, head) if grouped
+           else _full(model, ids, mask, p, head))  # (N, T, V) logits or (N, T, D) hidden
     targets = ids[:, p:]
-    rows = max(1, LOGIT_CHUNK_ELEMS // max(1, t * logits.shape[-1]))
-    parts = [_logp_entropy(logits[i:i + rows], targets[i:i + rows], temperature)
-             for i in range(0, ids.shape[0], rows)]
-    logp = torch.cat([p_ for p_, _ in parts])  # (N, T)
-    entropy = torch.cat([e for _, e in parts])  # (N, T)
+    if head:
+        rows = max(1, logit_budget // max(1, t * vocab))
+        parts = [_logp_entropy(out[i:i + rows], targets[i:i + rows], temperature)
+                 for i in range(0, ids.shape[0], rows)]
+        logp = torch.cat([a for a, _ in parts])  # (N, T)
+        entropy = torch.cat([b for _, b in parts])  # (N, T)
+    else:
+        logp, entropy = _head_chunks(_parts(model, False)[1], out, targets, temperature,
+                                     logit_budget)
     keep = batch.action_mask[:, p:].to(device).bool()
     return logp.masked_fill(~keep, 0.0), entropy.masked_fill(~keep, 0.0)
+
+
+def _head_does_more(model: torch.nn.Module) -> bool:
+    """Models whose logits are not just lm_head(hidden) (final soft-capping, logit scaling) keep
+    the plain path."""
+    cfg = model.config
+    return bool(getattr(cfg, "final_logit_softcapping", None) or getattr(cfg, "logit_scale", None))
+
+
+def _checkpointing(model: torch.nn.Module) -> bool:
+    """Gradient checkpointing turns the KV cache off in training mode, so prompts cannot be
+    shared through it: such models take the full path."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return bool(getattr(base, "is_gradient_checkpointing", False)) and base.training
