@@ -4,24 +4,33 @@ Same model, same prompts (task prompts, left-padded identically), same G, max_ne
 sampling settings, in one process, alternating runs; best of `--repeats` for each. Reports
 completion tokens/s (generated tokens up to and including EOS, summed over rows) and the ratio.
 trueloop also records per-token log-probs and finish reasons, which generate does not.
-Prints ONE JSON line.
+
+The ceiling: `bare_decode_tok_s` is the rate of the model's own batched decode step alone (B*G
+rows, one token each, in a preallocated KV cache, max_new_tokens steps after one prefill; no
+sampling, no bookkeeping, no early stops), and `fraction_of_bare_decode` trueloop's rate over it.
+A named model (`--model smollm2-135m`, prepared by `trueloop models prepare`) is prompted through
+its chat template. Prints ONE JSON line.
 
     .venv/bin/python benchmarks/rollout.py --size small --prompts 16 --group 8 --max-new-tokens 64
+    .venv/bin/python benchmarks/rollout.py --model smollm2-135m --prompts 8 --group 8 --threads 2
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import os
 import time
 
 import machine
 import torch
 from machine import commit
 
-from trueloop.config import RolloutConfig
-from trueloop.policy import Policy, build_tiny
+from trueloop.config import PolicyConfig, RolloutConfig
+from trueloop.policy import Policy, load_policy
 from trueloop.rollout import sample
+from trueloop.rollout.kvcache import cache_kwarg, preallocated_cache
 from trueloop.rollout.sampler import encode_prompts
 from trueloop.tasks import make_task
 
@@ -39,7 +48,7 @@ def sync(device: torch.device) -> None:
 
 def run_trueloop(policy: Policy, prompts: list[str], cfg: RolloutConfig, seed: int) -> int:
     batch = sample(policy, prompts, cfg, generator=torch.Generator(policy.device).manual_seed(seed))
-    return int(batch.completion_mask.sum())
+    return int(batch.action_mask.sum())
 
 
 def run_generate(policy: Policy, prompts: list[str], cfg: RolloutConfig, seed: int) -> int:
@@ -58,6 +67,31 @@ def run_generate(policy: Policy, prompts: list[str], cfg: RolloutConfig, seed: i
     return int(before_eos.sum())
 
 
+def run_bare_decode(policy: Policy, prompts: list[str], cfg: RolloutConfig, seed: int) -> int:
+    """B*G rows prefilled once, then max_new_tokens bare forward steps of one token per row."""
+    ids, mask = encode_prompts(policy, prompts)
+    ids, mask = ids.repeat_interleave(cfg.group_size, 0), mask.repeat_interleave(cfg.group_size, 0)
+    n, width, steps = ids.shape[0], ids.shape[1], cfg.max_new_tokens
+    model = policy.model
+    # the sampler's own in-place cache, so the ceiling has no cache-copy cost either
+    cache = preallocated_cache(model, width + steps)
+    kw = {} if cache is None else {cache_kwarg(model): cache}
+    attn = torch.cat([mask, torch.ones(n, steps, dtype=mask.dtype, device=mask.device)], 1)
+    pos = mask.sum(1, keepdim=True)  # (N, 1) next position of each row
+    with torch.inference_mode():
+        out = model(input_ids=ids, attention_mask=mask, use_cache=True, logits_to_keep=1, **kw)
+        cache = out.cache if getattr(out, "cache", None) is not None else out.past_key_values
+        token = out.logits[:, -1].argmax(-1, keepdim=True)  # (N, 1)
+        sync(policy.device)
+        t0 = time.perf_counter()
+        for t in range(steps):
+            out = model(input_ids=token, attention_mask=attn[:, : width + t + 1],
+                        position_ids=pos + t, use_cache=True, **{cache_kwarg(model): cache})
+            token = out.logits[:, -1:].argmax(-1)  # (N, 1): no sampling, just a next input
+        sync(policy.device)
+    return n * steps, time.perf_counter() - t0
+
+
 def best_rate(fn, policy: Policy, prompts: list[str], cfg: RolloutConfig, seed: int) -> dict:
     sync(policy.device)
     t0 = time.perf_counter()
@@ -67,9 +101,24 @@ def best_rate(fn, policy: Policy, prompts: list[str], cfg: RolloutConfig, seed: 
     return {"tokens": tokens, "seconds": seconds, "tok_s": tokens / seconds}
 
 
+def load(args: argparse.Namespace) -> Policy:
+    model = args.model if args.model != "tiny" else f"tiny-{args.size}"
+    return load_policy(PolicyConfig(model=model, dtype=args.dtype, device=args.device))
+
+
+def make_prompts(policy: Policy, n: int) -> list[str]:
+    """Arithmetic task prompts; through the chat template when the tokenizer has one."""
+    prompts = [p.prompt for p in make_task("arithmetic").problems(n, "train", seed=0)]
+    if not getattr(policy.tokenizer, "chat_template", None):
+        return prompts
+    return [policy.tokenizer.apply_chat_template([{"role": "user", "content": p}], tokenize=False,
+                                                 add_generation_prompt=True) for p in prompts]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--size", default="small")
+    ap.add_argument("--model", default="tiny", help="tiny, or a named model (smollm2-135m)")
+    ap.add_argument("--size", default="small", help="tiny model size")
     ap.add_argument("--prompts", type=int, default=16)
     ap.add_argument("--group", type=int, default=8)
     ap.add_argument("--max-new-tokens", type=int, default=64)
@@ -83,19 +132,21 @@ def main() -> None:
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    policy = build_tiny(args.size, seed=0)
-    policy.model.to(device=args.device, dtype=getattr(torch, args.dtype))
-    task = make_task("arithmetic")
-    prompts = [p.prompt for p in task.problems(args.prompts, "train", seed=0)]
+    policy = load(args)
+    prompts = make_prompts(policy, args.prompts)
     cfg = RolloutConfig(prompts_per_step=args.prompts, group_size=args.group,
                         max_new_tokens=args.max_new_tokens, temperature=args.temperature,
                         top_p=args.top_p, top_k=args.top_k)
     for fn in (run_trueloop, run_generate):  # warm-up (allocator, kernels, lazy imports)
         fn(policy, prompts[:2], cfg, 0)
-    runs: dict[str, list[dict]] = {"trueloop": [], "hf_generate": []}
+    run_bare_decode(policy, prompts[:2], dataclasses.replace(cfg, max_new_tokens=2), 0)
+    runs: dict[str, list[dict]] = {"trueloop": [], "hf_generate": [], "bare_decode": []}
     for r in range(args.repeats):
         runs["trueloop"].append(best_rate(run_trueloop, policy, prompts, cfg, r))
         runs["hf_generate"].append(best_rate(run_generate, policy, prompts, cfg, r))
+        tokens, seconds = run_bare_decode(policy, prompts, cfg, r)
+        runs["bare_decode"].append({"tokens": tokens, "seconds": seconds,
+                                    "tok_s": tokens / seconds})
     best = {k: max(v, key=lambda x: x["tok_s"]) for k, v in runs.items()}
     print(json.dumps({
         "benchmark": "rollout",
@@ -106,7 +157,11 @@ def main() -> None:
                                              for p in prompts) / len(prompts)},
         "trueloop_tok_s": round(best["trueloop"]["tok_s"], 1),
         "hf_generate_tok_s": round(best["hf_generate"]["tok_s"], 1),
+        "bare_decode_tok_s": round(best["bare_decode"]["tok_s"], 1),
         "speedup": round(best["trueloop"]["tok_s"] / best["hf_generate"]["tok_s"], 2),
+        "fraction_of_bare_decode": round(best["trueloop"]["tok_s"] / best["bare_decode"]["tok_s"],
+                                         3),
+        "load_avg_end": [round(x, 2) for x in os.getloadavg()],
         "runs": {k: [{kk: round(vv, 4) for kk, vv in x.items()} for x in v]
                  for k, v in runs.items()},
     }))
