@@ -13,7 +13,9 @@ Systems, on the same submissions in the same process run, each class timed separ
   seccomp, nonce-checked commands, type-strict values, static scan, hack flags;
 - baseline (human-eval / open-r1 style): the program plus its asserts in a temp file, run with
   `python3 FILE` in a fresh subprocess with the time limit, `cores` at a time; pass = exit 0.
-Also measured: decoding a forged 1 MB set of ints that all hash alike (refused in linear time)
+Also measured: the stdin/stdout bank (reference programs, every input runs; `print(0)`, fails
+at once) against a plain judge running `python3 prog.py < input` per input; decoding a forged
+1 MB set of ints that all hash alike (refused in linear time)
 against building it naively (quadratic; timed on a slice), a row with 20,000 invented flags,
 and the tmpfs memory (`Shmem`) left on the host after jobs that each wrote 36 MiB.
 
@@ -101,6 +103,46 @@ def timed(fn, *args):
     return out, time.perf_counter() - t0
 
 
+def stdio_baseline_one(row: dict, source: str, timeout: float) -> bool:
+    """A plain judge: `python3 prog.py < input` per input, stop at the first failure."""
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "prog.py"
+        path.write_text(source)
+        for t in row["visible_tests"] + row["hidden_tests"]:
+            try:
+                p = subprocess.run([PYTHON3, str(path)], cwd=d, input=t["input"].encode(),
+                                   capture_output=True, timeout=timeout)
+            except subprocess.TimeoutExpired:
+                return False
+            if p.returncode != 0 or not wire.compare_output(
+                    p.stdout.decode(errors="replace"), t["output"], row.get("compare", "tokens"),
+                    row.get("tolerance", 0.0)):
+                return False
+    return True
+
+
+def stdio_bank(sandbox: Sandbox, cores: int, timeout: float) -> dict:
+    """The stdin/stdout bank's reference programs (every input runs) and `print(0)` programs
+    (fail at once): trueloop vs a plain per-input python3 judge."""
+    from trueloop.tasks.code import load_stdio_bank
+
+    out = {}
+    for kind in ("correct", "wrong"):
+        subs = [(r, r["reference"] if kind == "correct" else "print(0)\n", kind == "correct")
+                for r in load_stdio_bank()]
+        ours, t_ours = timed(run_trueloop, [(r, f"```python\n{s}```", ok)
+                                            for r, s, ok in subs], sandbox, timeout)
+        with ThreadPoolExecutor(cores) as pool:
+            base, t_base = timed(lambda p, xs: list(p.map(
+                lambda x: stdio_baseline_one(x[0], x[1], timeout), xs)), pool, subs)
+        out[kind] = {"n": len(subs), "trueloop_per_s": round(len(subs) / t_ours, 1),
+                     "baseline_per_s": round(len(subs) / t_base, 1),
+                     "ratio": round(t_base / t_ours, 2),
+                     "trueloop_agrees": sum(a == s[2] for a, s in zip(ours, subs, strict=True)),
+                     "baseline_agrees": sum(a == s[2] for a, s in zip(base, subs, strict=True))}
+    return out
+
+
 def hash_flood() -> dict:
     """A forged ~1 MB set of ints with one hash value: refused by `wire.decode` (linear),
     against a naive `set()` build of the same elements (quadratic; timed on a slice)."""
@@ -174,7 +216,8 @@ def main() -> None:
         total += len(subs)
         agree_ours += sum(a == b for a, b in zip(ours, expected, strict=True))
         agree_base += sum(a == b for a, b in zip(base, expected, strict=True))
-    extra = {"hash_flood": hash_flood(), "flag_flood": flag_flood(sandbox),
+    extra = {"stdio_bank": stdio_bank(sandbox, cores, args.timeout),
+             "hash_flood": hash_flood(), "flag_flood": flag_flood(sandbox),
              "leftovers": leftovers(sandbox)}
     prot = sandbox.protections
     sandbox.close()

@@ -1,7 +1,7 @@
 """The candidate harness: runs *inside* the sandbox child that holds the submission.
 
 Imported by `sandbox_worker.py` before any job (standard library only: the worker runs under
-`python -I -S`). `serve(cmd_fd, res_fd)` answers the worker's commands one at a time, each
+`python -I -S`). `serve(cmd_fd, res_fd)` answers the worker's commands in order, each
 carrying a nonce the worker drew at random when it sent it:
     {"n": N, "load": SOURCE, "setup": CODE}   -> {"n": N, "ok": true} | {"n": N, "ok": false,
                                                                      "err": "NameError"}
@@ -13,9 +13,9 @@ A returned object that is not plain is {"n": N, "nonplain": "Foo", "eq": bool}. 
 at any time as {"f": "hack:exit", "why": "..."}.
 
 Everything here shares a process with the untrusted code, so nothing here is trusted: the
-worker checks that every reply carries the nonce of the command it answers (the submission
-never sees a command before it is sent, so it cannot answer ahead), decides itself whether the
-run ended normally, and compares values in trusted code; asserts that are not split run in a
+worker checks that every reply carries the nonce of the command it answers, in order (what a
+forged frame can say is only what the submission could have returned), decides itself whether
+the run ended normally, and compares values in trusted code; asserts that are not split run in a
 separate checker process (`sandbox_checker.py`). The audit hook and tamper checks below only
 add flags, best effort: a submission that silences them can still only fail tests.
 """
