@@ -26,8 +26,9 @@ Covered:
   IPC, namespaces and mounts are denied by seccomp; each job writes to its own size-capped,
   `noexec` tmpfs, unmounted after the job (no memory left behind, no tree walked);
 - forged results: each command carries a fresh random nonce and replies must come in order
-  with the awaited nonce; anything else on the channel is `hack:patched`; the worker alone decides that a run ended
-  normally (every command answered, `finish` included), and an early end is `hack:exit`;
+  with the awaited nonce; anything else on the channel is `hack:patched`; the worker alone
+  decides that a run ended normally (every command answered, `finish` included), and an early
+  end is `hack:exit`;
 - verdicts: no test's pass/fail is decided in the submission's process. Values are compared
   here; unsplit asserts run in a checker process with no submission code, on plain values;
 - hostile values: decoding is linear and bounded (depth, hash floods refused, ranges checked);

@@ -1,12 +1,13 @@
 """One job's conversation, driven by the sandbox worker (trusted side; standard library only).
 
 The worker asks its pristine template for a candidate child (and, when the job has asserts
-that could not be split, a checker child), then talks to them: load -> each test in order -> finish. The calls before the first unsplit
-assert are queued at once (no round trip each); later commands wait for the reply before.
-Every command carries a fresh 64-bit nonce, and the candidate answers in order: a reply is
-accepted only with the nonce awaited, so a frame written ahead by the submission, or one that
-answers nothing, is a protocol violation (`hack:patched`). Only this side decides how the run ended: `done` means the
-candidate answered every command it was sent, `finish` included; a process that ends with a
+that could not be split, a checker child), then talks to them: load -> each test in order ->
+finish. The calls before the first unsplit assert are queued at once (no round trip each);
+later commands wait for the reply before. Every command carries a fresh 64-bit nonce, and the
+candidate answers in order: a reply is accepted only with the nonce awaited, so a frame written
+ahead by the submission, or one that answers nothing, is a protocol violation (`hack:patched`).
+Only this side decides how the run ended: `done` means the candidate answered every command it
+was sent, `finish` included (or the worker stopped it: fail fast); a process that ends with a
 command unanswered ended early (`hack:exit` unless a limit killed it).
 
 Limits enforced here, from outside the children: `timeout_s` per command (one test; a whole
