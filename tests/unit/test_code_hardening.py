@@ -135,3 +135,11 @@ def test_binary_reward_stops_at_the_first_failing_test_partial_credit_runs_all(s
     assert v.details["stopped_early"] and v.reason == "wrong"  # the slow hidden test never ran
     p = verify_code(t, slow_wrong, VerifyConfig(timeout_s=0.3, code_partial_credit=True), sb)
     assert not p.details["stopped_early"] and p.reason == "timeout"
+
+
+def test_a_module_the_test_uses_unimported_is_the_module_not_the_submission(sb):
+    t = truth("assert f(2) == math.floor(4.5)",
+              "def check(candidate):\n    assert candidate(3) == math.floor(6.2)\ncheck(f)")
+    honest = "import math\ndef f(x):\n    return 2 * x\n"
+    v = verify_code(t, honest, CFG, sb)
+    assert v.correct and v.details["unsplit"] == 1

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import sys
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -247,12 +248,24 @@ def resolve_expected(groups: Iterable[tuple[str, tuple[SplitTest, ...]]],
     for setup, tests in groups:
         exprs = _deferred(tests)
         if exprs and (setup, exprs) not in _CACHE:
-            todo[(setup, exprs)] = Job(source="", calls=exprs, setup=setup)
+            todo[(setup, exprs)] = Job(source=_stdlib_imports(exprs), calls=exprs, setup=setup)
     for key, run in zip(todo, sandbox.run_many(list(todo.values())), strict=True):
         _CACHE[key] = tuple((c.ok, c.value) for c in run.calls)
         while len(_CACHE) > CACHE_SIZE:
             _CACHE.popitem(last=False)
     return [_fill(tests, _CACHE.get((setup, _deferred(tests)), ())) for setup, tests in groups]
+
+
+def _stdlib_imports(exprs: tuple[str, ...]) -> str:
+    """`import m` for each standard-library module the expressions use without importing it
+    (in a test, the submission usually imported it)."""
+    names = set()
+    for e in exprs:
+        try:
+            names |= {n.id for n in ast.walk(ast.parse(e, mode="eval")) if isinstance(n, ast.Name)}
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            continue
+    return "".join(f"import {m}\n" for m in sorted(names & sys.stdlib_module_names))
 
 
 def _fill(tests: tuple[SplitTest, ...], values: tuple[tuple[bool, Any], ...]) -> tuple[

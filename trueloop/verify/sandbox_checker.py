@@ -22,6 +22,7 @@ candidate mutates its own copy), and arguments that are not plain values (lambda
 import builtins
 import json
 import os
+import sys
 
 import sandbox_wire as wire
 
@@ -94,10 +95,21 @@ def serve(cmd_fd, res_fd):
         if "setup" in cmd:
             ok, err = _run(cmd["setup"], base)
             for name in cmd.get("names", ()):
-                base[name] = _proxy(ch, name)
+                # a standard-library module the test uses without importing it (the submission
+                # imported it) is that module; every other free name is the submission's
+                base[name] = _module(name) or _proxy(ch, name)
         else:
             ok, err = _run(cmd["stmt"], dict(base))
         ch.send({"n": n, "ok": ok, "err": err})
+
+
+def _module(name):
+    if name not in sys.stdlib_module_names:
+        return None
+    try:
+        return __import__(name)
+    except ImportError:
+        return None
 
 
 def _run(code, g):
