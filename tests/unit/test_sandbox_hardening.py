@@ -189,3 +189,10 @@ def test_a_non_string_flag_name_is_just_an_unknown_flag(sb):
     r = sb.run(Job("import os\nos.write(3, b'{\"f\": [1], \"why\": 2}\\n')\ndef f(): return 1",
                    calls=("f()",)))
     assert r.calls[0].value == 1 and r.unknown_flags == 1
+
+
+def test_each_job_runs_under_its_own_uid(sb):
+    needs_root_isolation(sb)
+    uids = [sb.run(Job("import os\ndef f(): return os.getuid()", calls=("f()",))).calls[0].value
+            for _ in range(3)]
+    assert len(set(uids)) == 3 and all(UID_BASE <= u < UID_BASE + UID_SPAN for u in uids)
