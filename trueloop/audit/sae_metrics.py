@@ -58,7 +58,7 @@ def reconstruction_metrics(sae: TopKSAE, x: torch.Tensor) -> dict[str, float]:
         "l0": float(l0.mean()),
         "dead_fraction": float((rho == 0).float().mean()),
         "dense_fraction": float((rho > 0.1).float().mean()),
-        "l2_ratio": float((x_hat.norm(dim=1) / x.norm(dim=1).clamp_min(1e-12)).mean()),
+        "l2_ratio": float(x_hat.norm(dim=1).mean() / x.norm(dim=1).mean().clamp_min(1e-12)),
         "cosine": float(F.cosine_similarity(x, x_hat, dim=1).mean()),
         "tokens": len(x),
     }
@@ -131,7 +131,8 @@ def loss_recovered(model: torch.nn.Module, batch: RolloutBatch, site: str, sae: 
     kl = (logp_clean.exp() * (logp_clean - logp_sae)).sum(-1).mean()
     return {"ce_clean": ce_clean, "ce_sae": ce_sae, "ce_mean_ablation": ce_abl,
             "delta_ce": ce_sae - ce_clean, "kl_clean_sae": float(kl),
-            "loss_recovered": (ce_abl - ce_sae) / max(ce_abl - ce_clean, 1e-12)}
+            "loss_recovered": (ce_abl - ce_sae) / (ce_abl - ce_clean)
+            if ce_abl != ce_clean else float("nan")}
 
 
 def hungarian_max(score: np.ndarray) -> np.ndarray:
