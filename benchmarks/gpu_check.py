@@ -31,9 +31,11 @@ from trueloop.tasks import make_task
 from trueloop.update.advantages import compute_advantages
 from trueloop.update.step import optimize
 
-TOLERANCE = {"bfloat16": {"max": 0.5, "mean": 0.05}, "float32": {"max": 2e-3, "mean": 2e-4}}
+TOLERANCE = {"bfloat16": {"max": 1.0, "mean": 0.08}, "float32": {"max": 2e-3, "mean": 2e-4}}
 # |sampled logp - training logp| on sampled tokens. bf16: the cached decode and the full forward
-# round differently (8 mantissa bits), so only the mean is tight; fp32 must agree to rounding.
+# round differently (8 mantissa bits), so only the mean is tight (SmolLM2 in bf16 on a CPU: mean
+# 0.029, max 0.13); fp32 must agree to rounding (2e-5 on a CPU). A real bug (a shifted position,
+# a wrong mask) shows as a mean error of 0.5 and more.
 
 
 def prompts_for(policy: Policy, n: int) -> list[str]:
