@@ -153,6 +153,16 @@ class UpdateConfig:
     # cap on extra sampling rounds per step under dynamic sampling
     mask_truncated: bool = False
     # exclude completions that hit max_new_tokens from the loss (DAPO overlong filtering)
+    micro_batch_size: int = 0
+    # > 0: run each minibatch in micro-batches of this many episodes, gradients accumulated
+    # (same result as one batch; activation memory of one micro-batch); 0 = whole minibatches
+    logit_budget: int = 1 << 26
+    # most logits (elements) that exist at once when computing log-probs; above it the LM head
+    # runs on chunks of hidden states (a real vocabulary never forms the (N, T, V) logits)
+    gradient_checkpointing: bool = False
+    # recompute decoder activations in backward (transformers' gradient checkpointing)
+    autocast: Literal["off", "bf16"] = "off"
+    # bf16 autocast for the update's forward (on GPUs that support it); weights stay as loaded
 
 
 @dataclass(frozen=True)
@@ -322,6 +332,8 @@ def validate(cfg: RunConfig) -> None:
          "update.epochs and update.minibatches must be >= 1."),
         (0 <= cfg.update.eps_low < 1 and cfg.update.eps_high >= 0,
          "update.eps_low must be in [0, 1) and update.eps_high >= 0."),
+        (cfg.update.micro_batch_size >= 0 and cfg.update.logit_budget >= 1,
+         "update.micro_batch_size must be >= 0 (0 = off) and update.logit_budget >= 1."),
         ((cfg.rollout.prompts_per_step * cfg.rollout.group_size) % cfg.update.minibatches == 0,
          "update.minibatches must divide prompts_per_step * group_size."),
         (cfg.eval.k >= 1 and cfg.eval.n_problems >= 1, "eval.k and eval.n_problems must be >= 1."),

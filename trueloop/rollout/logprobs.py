@@ -170,4 +170,6 @@ def _checkpointing(model: torch.nn.Module) -> bool:
     """Gradient checkpointing turns the KV cache off in training mode, so prompts cannot be
     shared through it: such models take the full path."""
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    return bool(getattr(base, "is_gradient_checkpointing", False)) and base.training
+    flag = getattr(type(base), "is_activation_checkpointing", None)
+    on = base.is_activation_checkpointing if flag is not None else base.is_gradient_checkpointing
+    return bool(on) and base.training

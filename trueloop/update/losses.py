@@ -68,32 +68,58 @@ def masked_mean(x: Tensor, mask: Tensor, dim: int | None = None) -> Tensor:
     return picked.sum(dim) / m.sum(dim).clamp_min(1.0)
 
 
-def token_mean(x: Tensor, mask: Tensor) -> Tensor:
+@dataclass(frozen=True)
+class Totals:
+    """Counts of the whole minibatch, for a micro-batch's share of an aggregated loss: with them
+    every reducer returns numerator / (whole-minibatch denominator), so the micro-batch losses sum
+    to the minibatch loss and their gradients accumulate to its gradient."""
+
+    tokens: float
+    # loss tokens (mask sum), floored at 1
+    sequences: float
+    # sequences with at least one loss token, floored at 1
+    rows: int
+    # sequences, empty or not (the Dr. GRPO normaliser's N)
+
+    @classmethod
+    def of(cls, mask: Tensor) -> Totals:
+        m = mask.bool()
+        return cls(max(float(m.sum()), 1.0), max(float(m.any(-1).sum()), 1.0), mask.shape[0])
+
+
+def token_mean(x: Tensor, mask: Tensor, totals: Totals | None = None) -> Tensor:
     """Every loss token weighs the same (DAPO token-level loss). (N, T) -> scalar."""
-    return masked_mean(x, mask)
+    if totals is None:
+        return masked_mean(x, mask)
+    return torch.where(mask.bool(), x, torch.zeros_like(x)).sum() / totals.tokens
 
 
-def sequence_mean(x: Tensor, mask: Tensor) -> Tensor:
+def sequence_mean(x: Tensor, mask: Tensor, totals: Totals | None = None) -> Tensor:
     """Mean over tokens per sequence, then over non-empty sequences (GRPO). (N, T) -> scalar."""
     per_seq = masked_mean(x, mask, dim=-1)  # (N,)
     nonempty = mask.bool().any(dim=-1)  # (N,)
-    return masked_mean(per_seq, nonempty)
+    if totals is None:
+        return masked_mean(per_seq, nonempty)
+    return torch.where(nonempty, per_seq, torch.zeros_like(per_seq)).sum() / totals.sequences
 
 
-def constant_length_mean(x: Tensor, mask: Tensor, norm_len: int) -> Tensor:
+def constant_length_mean(x: Tensor, mask: Tensor, totals: Totals | None = None, *,
+                         norm_len: int) -> Tensor:
     """Sum over loss tokens divided by N * norm_len, a constant (Dr. GRPO). (N, T) -> scalar."""
     picked = torch.where(mask.bool(), x, torch.zeros_like(x))
-    return picked.sum() / (x.shape[0] * norm_len)
+    rows = x.shape[0] if totals is None else totals.rows
+    return picked.sum() / (rows * norm_len)
 
 
-LOSS_AGGREGATIONS: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
+Reducer = Callable[..., Tensor]
+LOSS_AGGREGATIONS: dict[str, Reducer] = {
     "token": token_mean,
     "sequence": sequence_mean,
 }
 
 
-def aggregation(agg: str, norm_len: int | None = None) -> Callable[[Tensor, Tensor], Tensor]:
-    """The (x, mask) -> scalar reducer for `agg`, or the constant one when norm_len is set."""
+def aggregation(agg: str, norm_len: int | None = None) -> Reducer:
+    """The (x, mask[, totals]) -> scalar reducer for `agg`, or the constant one with norm_len."""
     if agg == "constant" and norm_len is None:
         raise ValueError("loss aggregation 'constant' (Dr. GRPO) needs norm_len, the token "
                          "budget, normally rollout.max_new_tokens.")
@@ -116,11 +142,13 @@ def policy_loss(
     eps_high: float,
     agg: Literal["token", "sequence", "constant"] = "token",
     norm_len: int | None = None,
+    totals: Totals | None = None,
 ) -> LossOutput:
     """Clipped surrogate loss (minimised). logp/old_logp/mask (N, T), adv (N,).
 
     `norm_len` replaces `agg` by the Dr. GRPO constant normaliser sum / (N * norm_len);
-    agg="constant" names that choice and requires `norm_len`.
+    agg="constant" names that choice and requires `norm_len`. With `totals` (a micro-batch of a
+    larger minibatch) the loss and every metric are this micro-batch's additive share.
     """
     reduce = aggregation(agg, norm_len)
     a = adv.detach().to(logp.dtype)[:, None]  # (N, 1), broadcast over tokens
@@ -128,14 +156,14 @@ def policy_loss(
     ratio = torch.exp(log_ratio)  # (N, T)
     clipped = ratio.clamp(1.0 - eps_low, 1.0 + eps_high)  # (N, T)
     per_token = -torch.minimum(ratio * a, clipped * a)  # (N, T)
-    loss = reduce(per_token, mask)
+    loss = reduce(per_token, mask, totals)
     with torch.no_grad():
         low = (ratio < 1.0 - eps_low) & (a < 0)  # (N, T)
         high = (ratio > 1.0 + eps_high) & (a > 0)  # (N, T)
         metrics = {
-            "update/clip_frac_low": masked_mean(low.float(), mask).item(),
-            "update/clip_frac_high": masked_mean(high.float(), mask).item(),
-            "update/ratio_mean": masked_mean(ratio, mask).item(),
+            "update/clip_frac_low": token_mean(low.float(), mask, totals).item(),
+            "update/clip_frac_high": token_mean(high.float(), mask, totals).item(),
+            "update/ratio_mean": token_mean(ratio, mask, totals).item(),
             "update/pg_loss": loss.item(),
         }
     return LossOutput(loss=loss, metrics=metrics)

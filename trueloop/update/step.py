@@ -7,6 +7,7 @@ Legend: N = B*G episodes, T episode tokens (the batch's columns after the prompt
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
 
 import torch
@@ -14,7 +15,7 @@ import torch
 from trueloop.config import UpdateConfig
 from trueloop.policy import Policy
 from trueloop.rollout import RolloutBatch, token_logprobs
-from trueloop.update.losses import kl_k3, masked_mean, policy_loss, truncation_mask
+from trueloop.update.losses import Totals, kl_k3, policy_loss, token_mean, truncation_mask
 
 
 def loss_mask(batch: RolloutBatch, cfg: UpdateConfig) -> torch.Tensor:
@@ -30,11 +31,17 @@ def loss_mask(batch: RolloutBatch, cfg: UpdateConfig) -> torch.Tensor:
     return mask
 
 
-def reference_logprobs(ref_model, batch: RolloutBatch, temperature: float) -> torch.Tensor | None:
+def reference_logprobs(ref_model, batch: RolloutBatch, temperature: float,
+                       cfg: UpdateConfig) -> torch.Tensor | None:
+    """(N, T) log-probs under the frozen reference, in micro-batches when those are set."""
     if ref_model is None:
         return None
+    size = cfg.micro_batch_size or len(batch)
     with torch.no_grad():
-        return token_logprobs(ref_model, batch, temperature=temperature)[0]  # (N, T)
+        return torch.cat([token_logprobs(ref_model, batch.select(slice(i, i + size)),
+                                         temperature=temperature,
+                                         logit_budget=cfg.logit_budget)[0]
+                          for i in range(0, len(batch), size)])
 
 
 def optimize(
@@ -48,38 +55,81 @@ def optimize(
     max_new_tokens: int,
     ref_model=None,
 ) -> dict[str, float]:
-    """Run the update; returns averaged `update/*` metrics. `adv` is (N,): one per sequence."""
+    """Run the update; returns averaged `update/*` metrics. `adv` is (N,): one per sequence.
+
+    Each minibatch is one optimizer step. With `cfg.micro_batch_size` it is run in micro-batches
+    whose losses are their additive shares of the minibatch loss (`losses.Totals`): gradients
+    accumulate to the minibatch's gradient (tested), while activations exist for one micro-batch.
+    """
     mask = loss_mask(batch, cfg)  # (N, T)
-    ref_logp = reference_logprobs(ref_model, batch, temperature)
+    ref_logp = reference_logprobs(ref_model, batch, temperature, cfg)
     params = [p for p in policy.model.parameters() if p.requires_grad]
     n = adv.shape[0]
     size = n // cfg.minibatches
-    norm_len = max_new_tokens if cfg.loss_agg == "constant" else None
-    agg = "token" if cfg.loss_agg == "constant" else cfg.loss_agg
     stats: dict[str, list[float]] = defaultdict(list)
     for _ in range(cfg.epochs):
         for start in range(0, n, size):
             rows = slice(start, start + size)
-            mb = batch.select(rows)
-            logp, entropy = token_logprobs(policy.model, mb, temperature=temperature)  # (n, T)
-            old_logp = mb.logprobs[:, mb.prompt_width:]  # (n, T) recorded at sampling
-            out = policy_loss(logp, old_logp, adv[rows], mask[rows], eps_low=cfg.eps_low,
-                              eps_high=cfg.eps_high, agg=agg, norm_len=norm_len)
-            loss = out.loss
-            ent = masked_mean(entropy, mask[rows])
-            if cfg.entropy_coef:
-                loss = loss - cfg.entropy_coef * ent
-            if ref_logp is not None:
-                kl = masked_mean(kl_k3(logp, ref_logp[rows], mask[rows]), mask[rows])
-                loss = loss + cfg.kl_coef * kl
-                stats["update/kl"].append(kl.item())
+            micro = cfg.micro_batch_size or size
+            totals = Totals.of(mask[rows]) if micro < size else None
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            parts: dict[str, float] = defaultdict(float)
+            for m0 in range(start, start + size, micro):
+                mrows = slice(m0, min(m0 + micro, start + size))
+                loss, metrics = minibatch_loss(policy, batch.select(mrows), adv[mrows],
+                                               mask[mrows], ref_logp, mrows, cfg, temperature,
+                                               max_new_tokens, totals)
+                loss.backward()
+                for k, v in metrics.items():
+                    parts[k] += v
             grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
             optimizer.step()
-            stats["update/loss"].append(loss.item())
-            stats["update/entropy"].append(ent.item())
             stats["update/grad_norm"].append(grad_norm.item())
-            for k, v in out.metrics.items():
-                stats[k].append(float(v))
+            for k, v in parts.items():
+                stats[k].append(v)
     return {k: sum(v) / len(v) for k, v in stats.items()}
+
+
+def minibatch_loss(policy: Policy, mb: RolloutBatch, adv: torch.Tensor, mask: torch.Tensor,
+                   ref_logp: torch.Tensor | None, rows: slice, cfg: UpdateConfig,
+                   temperature: float, max_new_tokens: int,
+                   totals: Totals | None) -> tuple[torch.Tensor, dict[str, float]]:
+    """Loss of one (micro-)batch: clipped surrogate - entropy bonus + KL, and its metrics (each
+    an additive share of the minibatch figure when `totals` is given)."""
+    norm_len = max_new_tokens if cfg.loss_agg == "constant" else None
+    agg = "token" if cfg.loss_agg == "constant" else cfg.loss_agg
+    with autocast(policy, cfg):
+        logp, entropy = token_logprobs(policy.model, mb, temperature=temperature,
+                                       logit_budget=cfg.logit_budget)  # (n, T)
+    old_logp = mb.logprobs[:, mb.prompt_width:]  # (n, T) recorded at sampling
+    out = policy_loss(logp, old_logp, adv, mask, eps_low=cfg.eps_low, eps_high=cfg.eps_high,
+                      agg=agg, norm_len=norm_len, totals=totals)
+    loss = out.loss
+    ent = token_mean(entropy, mask, totals)
+    if cfg.entropy_coef:
+        loss = loss - cfg.entropy_coef * ent
+    metrics = {**out.metrics, "update/entropy": ent.item()}
+    if ref_logp is not None:
+        kl = token_mean(kl_k3(logp, ref_logp[rows], mask), mask, totals)
+        loss = loss + cfg.kl_coef * kl
+        metrics["update/kl"] = kl.item()
+    metrics["update/loss"] = loss.item()
+    return loss, metrics
+
+
+def enable_gradient_checkpointing(policy: Policy) -> None:
+    """transformers' activation checkpointing on the decoder blocks (and, under LoRA, an input
+    that requires grad, since the frozen embeddings give none)."""
+    model = policy.model
+    enable = getattr(model, "activation_checkpointing_enable", None)
+    (enable or model.gradient_checkpointing_enable)()
+    if policy.is_lora:
+        model.enable_input_require_grads()
+
+
+def autocast(policy: Policy, cfg: UpdateConfig):
+    """bf16 autocast of the update's forward when `cfg.autocast == "bf16"` (fp32 weights and
+    optimizer state; log-probs are computed in fp32 either way)."""
+    if cfg.autocast == "off":
+        return contextlib.nullcontext()
+    return torch.autocast(policy.device.type, dtype=torch.bfloat16)

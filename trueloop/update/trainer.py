@@ -37,7 +37,7 @@ from trueloop.update.checkpoint import (
 )
 from trueloop.update.collect import collect
 from trueloop.update.schedule import make_scheduler
-from trueloop.update.step import optimize
+from trueloop.update.step import enable_gradient_checkpointing, optimize
 
 
 @dataclass
@@ -134,6 +134,8 @@ def setup(cfg: RunConfig, out: Path, *, resume: bool, policy: Policy | None) -> 
         policy = load_or_pretrain(cfg.policy, cfg.prior, answer_format=cfg.task.answer_format,
                                   progress=cfg.log.progress)[0]
     policy = policy or load_policy(cfg.policy, seed=cfg.seed)
+    if cfg.update.gradient_checkpointing:
+        enable_gradient_checkpointing(policy)
     ref_model = None
     if cfg.update.kl_coef:  # a frozen copy of the starting policy
         ref_model = copy.deepcopy(policy.model).eval().requires_grad_(False)
