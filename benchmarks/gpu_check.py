@@ -26,7 +26,7 @@ from machine import commit
 
 from trueloop.config import PolicyConfig, RolloutConfig, UpdateConfig
 from trueloop.policy import Policy, load_policy
-from trueloop.rollout import sample, token_logprobs
+from trueloop.rollout import RolloutBatch, sample, token_logprobs
 from trueloop.tasks import make_task
 from trueloop.update.advantages import compute_advantages
 from trueloop.update.step import optimize
@@ -46,17 +46,12 @@ def prompts_for(policy: Policy, n: int) -> list[str]:
                                                  add_generation_prompt=True) for p in prompts]
 
 
-def sampled_mask(batch) -> torch.Tensor:
-    """Tokens the policy sampled (`action_mask` in the episode batch, `completion_mask` before)."""
-    mask = getattr(batch, "action_mask", None)
-    return (mask if mask is not None else batch.completion_mask).bool()
-
-
-def logprob_match(policy: Policy, batch, temperature: float) -> dict:
+def logprob_match(policy: Policy, batch: RolloutBatch, temperature: float) -> dict:
     with torch.no_grad():
-        logp, _ = token_logprobs(policy.model, batch, temperature=temperature)
-    keep = sampled_mask(batch)
-    diff = (logp[keep] - batch.logprobs[keep].to(logp)).abs()
+        logp, _ = token_logprobs(policy.model, batch, temperature=temperature)  # (N, T)
+    p = batch.prompt_width
+    keep = batch.action_mask[:, p:].bool()  # (N, T) sampled tokens
+    diff = (logp[keep] - batch.logprobs[:, p:][keep].to(logp)).abs()
     return {"max_abs": round(float(diff.max()), 5), "mean_abs": round(float(diff.mean()), 6)}
 
 
@@ -93,7 +88,7 @@ def check_model(name: str, args: argparse.Namespace) -> dict:
         timed_sample(policy, prompts[:2], cfg, 0)  # warm-up: kernels, allocator
         reset_peak(policy.device)
         batch, seconds = timed_sample(policy, prompts, cfg, 1)
-        tokens = int(sampled_mask(batch).sum())
+        tokens = int(batch.action_mask.sum())
         out[dtype] = {"sample_tok_s": round(tokens / seconds, 1), "tokens": tokens,
                       "sample_peak_mib": peak_mib(policy.device),
                       "logprob_match": logprob_match(policy, batch, cfg.temperature)}
@@ -102,7 +97,7 @@ def check_model(name: str, args: argparse.Namespace) -> dict:
     return out
 
 
-def few_updates(policy: Policy, batch, cfg: RolloutConfig, steps: int) -> dict:
+def few_updates(policy: Policy, batch: RolloutBatch, cfg: RolloutConfig, steps: int) -> dict:
     """`steps` optimizer steps on the bf16 batch with arbitrary but fixed group advantages."""
     ucfg = UpdateConfig(lr=1e-5)
     optimizer = torch.optim.AdamW([p for p in policy.model.parameters() if p.requires_grad],

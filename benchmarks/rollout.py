@@ -31,7 +31,6 @@ from trueloop.config import PolicyConfig, RolloutConfig
 from trueloop.policy import Policy, load_policy
 from trueloop.rollout import sample
 from trueloop.rollout.kvcache import cache_kwarg, preallocated_cache
-from trueloop.rollout.sampler import encode_prompts
 from trueloop.tasks import make_task
 
 
@@ -44,6 +43,15 @@ def hardware() -> dict:
 def sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize()
+
+
+def encode_prompts(policy: Policy, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Prompts -> (B, P) left-padded ids and mask, encoded as `sample` encodes a text prompt."""
+    encoded = [policy.tokenizer(p, add_special_tokens=True)["input_ids"] for p in prompts]
+    width, pad = max(map(len, encoded)), policy.tokenizer.pad_token_id
+    ids = torch.tensor([[pad] * (width - len(x)) + x for x in encoded])
+    mask = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in encoded])
+    return ids.to(policy.device), mask.to(policy.device)
 
 
 def run_trueloop(policy: Policy, prompts: list[str], cfg: RolloutConfig, seed: int) -> int:

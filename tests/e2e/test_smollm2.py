@@ -100,11 +100,10 @@ def test_sampled_logprobs_equal_a_full_forward(smollm2: Policy) -> None:
     cfg = RolloutConfig(group_size=2, max_new_tokens=16, temperature=1.0)
     prompts = [chat(smollm2, q) for q in QUESTIONS]
     batch = sample(smollm2, prompts, cfg, generator=torch.Generator().manual_seed(0))
-    # the tokens the policy sampled: `action_mask` in the episode batch, `completion_mask` before
-    keep = getattr(batch, "action_mask", None)
-    keep = (keep if keep is not None else batch.completion_mask).bool()
+    p = batch.prompt_width
+    keep = batch.action_mask[:, p:].bool()  # (N, T) the tokens the policy sampled
     assert keep.shape[0] == 4 and int(keep.sum()) > 4  # 4 rows, something was generated
     with torch.no_grad():
-        logp, entropy = token_logprobs(smollm2.model, batch, temperature=cfg.temperature)
-    torch.testing.assert_close(logp[keep], batch.logprobs[keep], atol=2e-4, rtol=0)
+        logp, entropy = token_logprobs(smollm2.model, batch, temperature=cfg.temperature)  # (N, T)
+    torch.testing.assert_close(logp[keep], batch.logprobs[:, p:][keep], atol=2e-4, rtol=0)
     assert bool(torch.isfinite(entropy[keep]).all()) and float(entropy[keep].mean()) > 0
