@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "trueloop.update.cli",
     "trueloop.eval.cli",
     "trueloop.report.cli",
+    "trueloop.audit.cli",
     "trueloop.demo",
 )
 

@@ -210,7 +210,7 @@ def train_sae(x: torch.Tensor, cfg: SAEConfig, log_every: int = 100) -> tuple[To
         if step % log_every == 0 or step == cfg.steps - 1:
             log.steps.append(step)
             log.mse.append(mse.item())
-            log.aux.append(float(aux))
+            log.aux.append(float(aux.detach()))
             log.dead_fraction.append(float(dead.float().mean()))
     with torch.no_grad():
         sae.scale.fill_(c)
