@@ -64,6 +64,8 @@ class FeatureView:
 def esc(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.4g}"
+    if isinstance(v, list | tuple) and all(isinstance(x, float) for x in v):
+        return "[" + ", ".join(f"{x:.3g}" for x in v) + "]"
     if isinstance(v, dict | list | tuple):
         return html.escape(json.dumps(v, default=str))
     return html.escape(str(v))

@@ -209,6 +209,10 @@ def audit_run(run: str | Path, acfg: AuditConfig = AuditConfig(), base: str | No
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
     (out / "index.html").write_text(render_audit(run.resolve().name, metrics, features, episodes))
+    if (run / "report.html").is_file():  # the run report links to the audit page
+        from trueloop.report import write_report
+
+        write_report(run)
     log(f"[audit] wrote {out / 'metrics.json'} and {out / 'index.html'} "
         f"({metrics['seconds']['total']:.0f} s)")
     return metrics

@@ -203,6 +203,7 @@ def render_html(run: RunData, plots: dict[str, Path]) -> str:
     parts = [
         f"<h1>trueloop run: {esc(run.path.resolve().name)}</h1>", headline(run),
         f"<ul>{notes}</ul>" if notes else "",
+        '<p><a href="audit/index.html">Audit</a></p>' if (run.path / "audit").is_dir() else "",
         _section("Plots", plots_html(plots), "No plots: the run has no data to draw yet."),
         _section("Summary", table(["key", "value"], [[esc(k), esc(v)] for k, v in
                                                     flatten(run.summary)]) if run.summary else "",
