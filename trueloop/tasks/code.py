@@ -10,6 +10,9 @@ Splits: a bank problem belongs to the test split exactly when the hash of its id
 test bucket (`tasks.base.split_of`), and `draw()` only ever returns bank problems, so the base
 class's redraw loop keeps train and test disjoint by construction, whatever the seed.
 Verification: `trueloop.verify.code.verify_code` (sandboxed, hack-flagging).
+
+`CodeStdioTask` (`code_stdio`) is the competitive-programming variant: whole programs that read
+stdin and print, from `data/code_stdio_problems.jsonl` (see its docstring).
 """
 
 from __future__ import annotations
@@ -49,12 +52,14 @@ def render_prompt(row: dict[str, Any]) -> str:
 class CodeTask(Task):
     name = "code"
     system_prompt = "You are a careful Python programmer."
+    bank = staticmethod(load_bank)
+    # the problem bank this task draws from (a variant points it at another file)
 
     def __init__(self, difficulty: int = 3, horizon: int | None = None,
                  answer_format: str = "none") -> None:
         super().__init__(difficulty, horizon, answer_format)
         level = level_of(self.difficulty)
-        self.pool = [r for r in load_bank() if r["difficulty"] == level]
+        self.pool = [r for r in self.bank() if r["difficulty"] == level]
         for split in ("train", "test"):
             if not any(split_of(f"{self.name}|{r['id']}") == split for r in self.pool):
                 raise ValueError(f"code bank level {level} has no {split} problem; add one.")
@@ -84,3 +89,44 @@ class CodeTask(Task):
 
     def oracle(self, problem: Problem) -> str:
         return f"```python\n{problem.truth['reference']}```"
+
+
+STDIO_INSTRUCTION = ("Write a complete Python program in a single ```python code block that reads "
+                     "standard input and prints the answer to standard output. Use only the "
+                     "standard library.")
+
+
+@cache
+def load_stdio_bank() -> tuple[dict[str, Any], ...]:
+    text = resources.files("trueloop.tasks").joinpath("data/code_stdio_problems.jsonl").read_text()
+    return tuple(json.loads(line) for line in text.splitlines() if line.strip())
+
+
+def render_stdio_prompt(row: dict[str, Any]) -> str:
+    examples = "\n".join(f"Example input:\n{t['input']}Example output:\n{t['output']}"
+                         for t in row["visible_tests"])
+    return f"{row['statement']}\n{examples}\n"
+
+
+class CodeStdioTask(CodeTask):
+    """Competitive-programming problems: a whole program reads stdin and prints its answer.
+
+    The bank (`data/code_stdio_problems.jsonl`, 32 problems written for trueloop and built by
+    `data/code_stdio_build.py`): each has a statement, a reference program, 3 visible
+    input/output pairs (shown in the prompt as examples) and at least 5 hidden ones; level-3
+    problems carry one large hidden input where a quadratic program runs out of time. Judged by
+    `trueloop.verify.code_stdio` (online-judge rules, outputs compared in trusted code)."""
+
+    name = "code_stdio"
+    system_prompt = "You are a careful competitive programmer writing Python."
+    bank = staticmethod(load_stdio_bank)
+
+    def draw(self, rng: random.Random) -> Draw:
+        row = rng.choice(self.pool)
+        truth = {k: row[k] for k in ("visible_tests", "hidden_tests", "reference",
+                                     "compare", "tolerance") if k in row}
+        return Draw(question=render_stdio_prompt(row), answer=None, key=row["id"], truth=truth,
+                    meta={"bank_id": row["id"], "level": row["difficulty"]})
+
+    def render(self, question: str) -> str:
+        return f"{question}{STDIO_INSTRUCTION}"
