@@ -111,7 +111,7 @@ def render_stdio_prompt(row: dict[str, Any]) -> str:
 class CodeStdioTask(CodeTask):
     """Competitive-programming problems: a whole program reads stdin and prints its answer.
 
-    The bank (`data/code_stdio_problems.jsonl`, 32 problems written for trueloop and built by
+    The bank (`data/code_stdio_problems.jsonl`, 38 problems written for trueloop and built by
     `data/code_stdio_build.py`): each has a statement, a reference program, 3 visible
     input/output pairs (shown in the prompt as examples) and at least 5 hidden ones; level-3
     problems carry one large hidden input where a quadratic program runs out of time. Judged by
