@@ -93,3 +93,15 @@ def test_cli_rows_take_the_stdio_format():
                                             "visible_tests": [{"input": 3}]}]
     out = verify_rows(rows, VerifyConfig(workers=1))
     assert [o["reason"] for o in out] == ["ok", "bad_input"]
+
+
+def test_replacing_stdout_is_patching(sb):
+    v = check(sb, "import io, sys\nreal = sys.stdout\nsys.stdout = io.StringIO()\n"
+                  "a, b = map(int, input().split())\nreal.write(str(a + b) + '\\n')\n")
+    assert "hack:patched" in v.flags and v.reward == 0.0
+
+
+def test_degraded_mode_runs_programs_too():
+    with Sandbox(SandboxLimits(timeout_s=1.0), workers=1, isolate=False) as box:
+        v = verify_code(ADD, HONEST, CFG, box)
+    assert v.correct and not v.details["protections"]["chroot"]
