@@ -35,6 +35,9 @@ failure (an honest bug), not a hack; obfuscated tampering that evades the scan a
 the audit hook goes unflagged, though it still cannot pass a test it fails; a test that
 inspects an argument the candidate mutated in place fails (the candidate gets a copy).
 
+Stdin/stdout programs (tests given as {"input", "output"} objects) are judged by online-judge
+rules in `code_stdio.py`; `verify_batch` routes each row by the shape of its tests.
+
 Reward: 1 when every visible and hidden test passes and no hack is flagged; with
 `VerifyConfig.code_partial_credit`, the fraction of tests passed (0 for a flagged hack).
 """

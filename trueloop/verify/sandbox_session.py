@@ -172,7 +172,9 @@ def run(job, cfg, template, uids, wd):
 
 
 def _converse(s, cand, rep, checker_uid, cpu_s):
-    """load -> tests in order -> finish. True when the candidate answered every command."""
+    """load -> tests in order -> finish. True when the candidate answered every command,
+    "stopped" when the worker stopped it (fail fast, or a program that did not load), False
+    when it died, was killed or ran out of time with a command unanswered."""
     job = s.job
     n_calls = len(job.get("calls", []))
     order = job.get("order") or [*range(n_calls), *(-j - 1 for j in range(len(rep["stmts"])))]
@@ -210,7 +212,7 @@ def _converse(s, cand, rep, checker_uid, cpu_s):
                 return "stopped"
             break
     if ahead or not rep["load"]["ok"]:
-        return "stopped" if rep["load"] else False  # the queued calls are of no use
+        return "stopped"  # the program did not load: the queued calls are of no use
     return s.ask(cand, {"finish": True}) is not None
 
 
