@@ -82,10 +82,10 @@ def test_feature_recovery_of_exact_and_wrong_dictionaries() -> None:
 
 def test_identity_splice_leaves_the_loss_unchanged() -> None:
     model, b = llama(), toy_batch()
-    clean, _ = action_ce(model, b)
-    same, _ = action_ce(model, b, "blocks.1", lambda h: h)
+    clean = action_ce(model, b)
+    same = action_ce(model, b, "blocks.1", lambda h: h)
     assert same == pytest.approx(clean, abs=1e-6)
-    shifted, _ = action_ce(model, b, "blocks.1", lambda h: h + 1.0)
+    shifted = action_ce(model, b, "blocks.1", lambda h: h + 1.0)
     assert shifted != pytest.approx(clean, abs=1e-4)
 
 

@@ -18,7 +18,7 @@ Legend: M tokens, D width, n latents, F true features, V vocab.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import torch
@@ -69,70 +69,80 @@ def _decoder_and_head(model: torch.nn.Module):
     return m.get_decoder(), m.get_output_embeddings()
 
 
-def next_token_logits(model: torch.nn.Module, batch: RolloutBatch,
-                      rows_per_forward: int = 16) -> list[tuple[torch.Tensor, torch.Tensor]]:
+def next_token_logits(model: torch.nn.Module, batch: RolloutBatch, rows_per_forward: int = 16
+                      ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Per chunk of rows: ((m,) flat index into the (N, L) grid of positions t that predict an
-    action token t+1, (m, V) fp32 logits there). The LM head runs on those positions only."""
+    action token t+1, (m, V) fp32 logits there). The LM head runs on those positions only, and
+    one chunk's logits exist at a time."""
     decoder, head = _decoder_and_head(model)
     device = next(model.parameters()).device
     target = torch.zeros_like(batch.action_mask, dtype=torch.bool)
     target[:, :-1] = batch.action_mask[:, 1:].bool() & kept_mask(batch)[:, :-1]
-    out = []
     width = batch.input_ids.shape[1]
     for start in range(0, len(batch), rows_per_forward):
         part = batch.select(slice(start, start + rows_per_forward)).to(device)
         h = decoder(**forward_kwargs(part), use_cache=False).last_hidden_state  # (n, L, D)
         t = target[start:start + rows_per_forward]
         rows, cols = t.nonzero(as_tuple=True)
-        out.append(((rows + start) * width + cols, head(h[t.to(device)]).float().cpu()))
-    return out
+        yield (rows + start) * width + cols, head(h[t.to(device)]).float().cpu()
 
 
-def target_ids(batch: RolloutBatch, flat: torch.Tensor) -> torch.Tensor:
-    """The token that follows each flat (N, L) position."""
-    return batch.input_ids.reshape(-1)[flat + 1]
+def _logits(model: torch.nn.Module, part: RolloutBatch, site: str | None,
+            replace: Callable[[torch.Tensor], torch.Tensor] | None) -> torch.Tensor:
+    """(m, V) log-probs at a chunk's action-predicting positions, the site spliced if asked."""
+    if replace is None:
+        return next(next_token_logits(model, part, len(part)))[1].log_softmax(-1)
+    keep = kept_mask(part).to(next(model.parameters()).device)
+
+    def swap(h: torch.Tensor) -> torch.Tensor:
+        new = h.clone()
+        new[keep] = replace(h[keep].float()).to(h.dtype)  # never position 0 or padding
+        return new
+    with spliced(model, site, swap):
+        return next(next_token_logits(model, part, len(part)))[1].log_softmax(-1)
+
+
+def _targets(part: RolloutBatch) -> torch.Tensor:
+    target = torch.zeros_like(part.action_mask, dtype=torch.bool)
+    target[:, :-1] = part.action_mask[:, 1:].bool() & kept_mask(part)[:, :-1]
+    return part.input_ids[:, 1:][target[:, :-1]]  # (m,) the sampled token each position predicts
 
 
 @torch.no_grad()
 def action_ce(model: torch.nn.Module, batch: RolloutBatch, site: str | None = None,
-              replace: Callable[[torch.Tensor], torch.Tensor] | None = None
-              ) -> tuple[float, torch.Tensor]:
-    """Mean CE of the policy-sampled tokens, and the (m, V) log-probs, optionally with the site's
-    output h (N, L, D) replaced by `replace(h)` at the kept tokens."""
-    if replace is None:
-        chunks = next_token_logits(model, batch)
-    else:
-        chunks = []
-        for start in range(0, len(batch), 16):
-            part = batch.select(slice(start, start + 16))
-            keep = kept_mask(part).to(next(model.parameters()).device)
-
-            def swap(h: torch.Tensor, keep: torch.Tensor = keep) -> torch.Tensor:
-                new = h.clone()
-                new[keep] = replace(h[keep].float()).to(h.dtype)
-                return new
-            with spliced(model, site, swap):
-                (flat, logits), = next_token_logits(model, part, rows_per_forward=len(part))
-            width = part.input_ids.shape[1]
-            chunks.append((flat + start * width, logits))
-    flat = torch.cat([f for f, _ in chunks])
-    logp = torch.cat([lg for _, lg in chunks]).log_softmax(-1)  # (m, V)
-    ce = -logp.gather(1, target_ids(batch, flat)[:, None]).mean()
-    return float(ce), logp
+              replace: Callable[[torch.Tensor], torch.Tensor] | None = None,
+              rows_per_forward: int = 16) -> float:
+    """Mean CE of the policy-sampled tokens, optionally with the site's output h replaced by
+    `replace(h)` at the kept tokens."""
+    total, count = 0.0, 0
+    for start in range(0, len(batch), rows_per_forward):
+        part = batch.select(slice(start, start + rows_per_forward))
+        logp = _logits(model, part, site, replace)
+        total -= float(logp.gather(1, _targets(part)[:, None]).sum())
+        count += len(logp)
+    return total / max(count, 1)
 
 
 @torch.no_grad()
 def loss_recovered(model: torch.nn.Module, batch: RolloutBatch, site: str, sae: TopKSAE,
-                   mean: torch.Tensor) -> dict[str, float]:
+                   mean: torch.Tensor, rows_per_forward: int = 16) -> dict[str, float]:
     """Splice the SAE reconstruction (and, for the baseline, the (D,) mean) into the forward."""
-    ce_clean, logp_clean = action_ce(model, batch)
-    ce_sae, logp_sae = action_ce(model, batch, site, lambda h: sae(h))
-    ce_abl, _ = action_ce(model, batch, site, lambda h: mean.to(h).expand_as(h))
-    kl = (logp_clean.exp() * (logp_clean - logp_sae)).sum(-1).mean()
-    return {"ce_clean": ce_clean, "ce_sae": ce_sae, "ce_mean_ablation": ce_abl,
-            "delta_ce": ce_sae - ce_clean, "kl_clean_sae": float(kl),
-            "loss_recovered": (ce_abl - ce_sae) / (ce_abl - ce_clean)
-            if ce_abl != ce_clean else float("nan")}
+    ce = {"clean": 0.0, "sae": 0.0, "abl": 0.0}
+    kl, count = 0.0, 0
+    for start in range(0, len(batch), rows_per_forward):
+        part = batch.select(slice(start, start + rows_per_forward))
+        y = _targets(part)[:, None]
+        clean = _logits(model, part, None, None)  # (m, V)
+        spliced_sae = _logits(model, part, site, lambda h: sae(h))
+        ablated = _logits(model, part, site, lambda h: mean.to(h).expand_as(h))
+        for key, lp in (("clean", clean), ("sae", spliced_sae), ("abl", ablated)):
+            ce[key] -= float(lp.gather(1, y).sum())
+        kl += float((clean.exp() * (clean - spliced_sae)).sum())
+        count += len(y)
+    c, s, a = (ce[k] / max(count, 1) for k in ("clean", "sae", "abl"))
+    return {"ce_clean": c, "ce_sae": s, "ce_mean_ablation": a, "delta_ce": s - c,
+            "kl_clean_sae": kl / max(count, 1),
+            "loss_recovered": (a - s) / (a - c) if a != c else float("nan")}
 
 
 def hungarian_max(score: np.ndarray) -> np.ndarray:
