@@ -49,11 +49,12 @@ def _cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "trueloop", *args]
 
 
-def test_sigkilled_run_resumes_to_identical_metrics(tiny_config, tmp_path):
+@pytest.mark.parametrize("extra", [[], ["--policy.lora_rank", "4"]], ids=["full", "lora"])
+def test_sigkilled_run_resumes_to_identical_metrics(tiny_config, tmp_path, extra):
     config = tiny_config(steps=8, every=2)
     full, killed = tmp_path / "full", tmp_path / "killed"
-    subprocess.run(_cli("train", str(config), "--out", str(full)), check=True)
-    proc = subprocess.Popen(_cli("train", str(config), "--out", str(killed)))
+    subprocess.run(_cli("train", str(config), "--out", str(full), *extra), check=True)
+    proc = subprocess.Popen(_cli("train", str(config), "--out", str(killed), *extra))
     deadline = time.time() + 300
     while len(read_metrics(killed / "metrics.jsonl")) < 3 and time.time() < deadline:
         assert proc.poll() is None, "run ended before it could be killed"
@@ -62,12 +63,19 @@ def test_sigkilled_run_resumes_to_identical_metrics(tiny_config, tmp_path):
     proc.wait()
     logged = read_metrics(killed / "metrics.jsonl")
     assert 3 <= len(logged) < 8
-    subprocess.run(_cli("train", str(config), "--out", str(killed), "--resume"), check=True)
+    if extra:  # LoRA: intermediate checkpoints hold adapters only, never the base weights
+        ckpt = sorted((killed / "checkpoints").glob("step_*"))[0] / "policy"
+        assert (ckpt / "adapter" / "adapter_model.safetensors").exists()
+        assert not list(ckpt.glob("model*.safetensors"))
+    subprocess.run(_cli("train", str(config), "--out", str(killed), "--resume", *extra),
+                   check=True)
     a = strip_timings(read_metrics(full / "metrics.jsonl"))
     b = strip_timings(read_metrics(killed / "metrics.jsonl"))
     assert [r["step"] for r in b] == list(range(8))
     assert any(r["update/grad_norm"] > 0 for r in a), "no gradient: equality would prove nothing"
     assert a == b
+    final = killed / "checkpoints" / "latest" / "policy"  # the last checkpoint loads anywhere
+    assert (final / "config.json").exists() and list(final.glob("model*.safetensors"))
 
 
 def test_bad_config_is_a_clear_error_before_step_0(tmp_path):

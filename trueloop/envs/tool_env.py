@@ -26,6 +26,8 @@ from trueloop.types import Message, Problem
 class ToolEnv(Env):
     tools: dict[str, Tool] = BUILTIN_TOOLS
     system_prompt: str = "You can call tools. When you know the answer, reply without a tool call."
+    call_format: str = "hermes"
+    # "hermes" (JSON, native for Qwen-style templates) or "tag" (<name>arg</name>), see tools.py
 
     def __init__(self, problem: Problem) -> None:
         self.problem = problem
@@ -37,15 +39,15 @@ class ToolEnv(Env):
 
     def reset(self, problem: Problem, *, seed: int) -> Observation:
         self.problem, self.final, self.calls = problem, None, []
-        system = f"{self.system_prompt}\n{describe_tools(self.tools)}"
+        system = f"{self.system_prompt}\n{describe_tools(self.tools, self.call_format)}"
         return (Message("system", system), Message("user", self.prompt(problem)))
 
     def step(self, action: str) -> StepResult:
-        pairs = call_tools(action, self.tools)
+        pairs = call_tools(action, self.tools, self.call_format)
         if not pairs:
             self.final = action
             return StepResult(None, True)
         self.calls += pairs
         results = [r for _, r in pairs]
         info = {"tool_calls": [{"name": r.name, "error": r.error} for r in results]}
-        return StepResult(format_results(results), False, info)
+        return StepResult(format_results(results, self.call_format), False, info)

@@ -1,26 +1,32 @@
-"""Tools an environment offers the policy, and the one call format actions use.
+"""Tools an environment offers the policy, and the formats actions call them in.
 
 A tool is a typed Python function with a docstring (`Tool.from_function`); an environment lists
-its tools in the prompt (`describe_tools`). An action calls a tool with a Hermes-style block,
-which is also the native tool-call format of Qwen2.5 / Hermes chat templates:
+its tools in the prompt (`describe_tools`). Two call formats (`CALL_FORMATS`, picked per
+environment):
 
-    <tool_call>{"name": "calculator", "arguments": {"expression": "12*34"}}</tool_call>
+    hermes  <tool_call>{"name": "calculator", "arguments": {"expression": "12*34"}}</tool_call>
+            JSON arguments; the native tool-call format of Qwen2.5 / Hermes chat templates
+    tag     <calc>12*34</calc>
+            one string argument, the tool's name as the tag: short enough for a character-level
+            model, whose context is a few hundred tokens
 
-The closing tag may be missing at the very end of an action (the runner cuts actions before a stop
-string such as `</tool_call>`). `call_tools` turns every failure into observation text the model
-reads, never an exception: a malformed block, an unknown tool, bad arguments, a tool that raises or
-one that runs past its time limit.
+In both, the closing tag may be missing at the very end of an action (the runner cuts actions
+before a stop string such as `</tool_call>`). `call_tools` turns every failure into observation
+text the model reads, never an exception: a malformed block, an unknown tool, bad arguments, a
+tool that raises or one that runs past its time limit.
 
-Built in: `calculator` (exact rational arithmetic through countdown's safe parser; no `eval`) and
+Built in: `calculator` (exact rational arithmetic over a parsed syntax tree, never `eval`) and
 `python` (a program run in the code sandbox, `verify/sandbox.py`, the only module that runs
 untrusted code; its stdout comes back).
 """
 
 from __future__ import annotations
 
+import ast
 import concurrent.futures as cf
 import inspect
 import json
+import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -70,15 +76,36 @@ class ToolResult:
     error: bool
 
 
-def describe_tools(tools: dict[str, Tool]) -> str:
+def describe_tools(tools: dict[str, Tool], call_format: str = "hermes") -> str:
     """The tool list and call format, for the prompt."""
     lines = "\n".join(f"- {t.signature()}" for t in tools.values())
-    return (f"Tools:\n{lines}\nCall one with <tool_call>{{\"name\": NAME, \"arguments\": "
-            f"{{...}}}}</tool_call>; its result comes back as the next message.")
+    if call_format == "tag":
+        how = "Call one as <NAME>ARGUMENT</NAME>"
+    else:
+        how = 'Call one with <tool_call>{"name": NAME, "arguments": {...}}</tool_call>'
+    return f"Tools:\n{lines}\n{how}; its result comes back as the next message."
 
 
-def parse_calls(action: str) -> list[ToolCall]:
-    """Every `<tool_call>` block in an action, in order (a malformed one carries `error`)."""
+def parse_calls(action: str, tools: dict[str, Tool] | None = None,
+                call_format: str = "hermes") -> list[ToolCall]:
+    """Every tool call in an action, in order (a malformed one carries `error`)."""
+    if call_format not in CALL_FORMATS:
+        raise ValueError(f"unknown tool call format {call_format!r}; known: "
+                         f"{sorted(CALL_FORMATS)}.")
+    return CALL_FORMATS[call_format](action, tools or {})
+
+
+def parse_tag_calls(action: str, tools: dict[str, Tool]) -> list[ToolCall]:
+    """`<name>argument</name>` for each known one-parameter tool name (other tags are text)."""
+    names = [re.escape(n) for n, t in tools.items() if len(t.params) == 1]
+    if not names:
+        return []
+    pattern = re.compile(rf"<({'|'.join(names)})>(.*?)(?:</\1>|\Z)", re.S)
+    return [ToolCall(name, {tools[name].params[0]: arg}) for name, arg in pattern.findall(action)]
+
+
+def parse_hermes_calls(action: str, tools: dict[str, Tool]) -> list[ToolCall]:
+    """Every `<tool_call>{json}</tool_call>` block."""
     calls = []
     for body in CALL.findall(action):
         try:
@@ -95,6 +122,9 @@ def parse_calls(action: str) -> list[ToolCall]:
             continue
         calls.append(ToolCall(obj["name"], args))
     return calls
+
+
+CALL_FORMATS = {"hermes": parse_hermes_calls, "tag": parse_tag_calls}
 
 
 _POOL = cf.ThreadPoolExecutor(max_workers=4, thread_name_prefix="trueloop-tool")
@@ -122,10 +152,11 @@ def run_call(call: ToolCall, tools: dict[str, Tool]) -> ToolResult:
         return ToolResult(tool.name, f"error: {type(e).__name__}: {e}", True)
 
 
-def call_tools(action: str, tools: dict[str, Tool]) -> list[tuple[ToolCall, ToolResult]]:
+def call_tools(action: str, tools: dict[str, Tool],
+               call_format: str = "hermes") -> list[tuple[ToolCall, ToolResult]]:
     """Run the action's tool calls (at most MAX_CALLS_PER_ACTION; a refusal result for the rest)
     and return (call, result) pairs; the refusal's call is a `ToolCall` with `error` set."""
-    calls = parse_calls(action)
+    calls = parse_calls(action, tools, call_format)
     pairs = [(c, run_call(c, tools)) for c in calls[:MAX_CALLS_PER_ACTION]]
     if len(calls) > MAX_CALLS_PER_ACTION:
         extra = len(calls) - MAX_CALLS_PER_ACTION
@@ -135,26 +166,46 @@ def call_tools(action: str, tools: dict[str, Tool]) -> list[tuple[ToolCall, Tool
     return pairs
 
 
-def format_results(results: list[ToolResult]) -> str:
+def format_results(results: list[ToolResult], call_format: str = "hermes") -> str:
+    if call_format == "tag":  # bare results, one per line: the short form for small models
+        return "\n".join(r.output for r in results)
     return "\n".join(f"<tool_response>{r.output}</tool_response>" for r in results)
 
 
+CALC_MAX_CHARS = 300
+CALC_MAX_DIGITS = 100
+# an expression or intermediate value beyond these is refused (no time or memory bombs)
+CALC_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+            ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod}
+
+
 def calculator(expression: str) -> str:
-    """Evaluate an arithmetic expression exactly: integers, + - * / and parentheses."""
-    from trueloop.tasks.countdown import MAX_EXPR_CHARS, ParseError, Parser, tokenize
-
-    class Signed(Parser):  # countdown's grammar plus unary minus: atom := '-' atom | ...
-        def atom(self, depth: int) -> Fraction:
-            if self.peek() == "-":
-                self.pos += 1
-                return -self.atom(depth + 1)
-            return super().atom(depth)
-
-    text = str(expression)
-    if len(text) > MAX_EXPR_CHARS:
-        raise ParseError(f"expression longer than {MAX_EXPR_CHARS} characters")
-    value = Signed(tokenize(text)).parse()
+    """Evaluate arithmetic exactly: integers, + - * / // % and parentheses."""
+    text = str(expression).replace("\u00d7", "*").replace("\u00f7", "/").replace("\u2212", "-")
+    if len(text) > CALC_MAX_CHARS:
+        raise ValueError(f"expression longer than {CALC_MAX_CHARS} characters")
+    value = _calc(ast.parse(text.strip(), mode="eval").body, 0)  # parsed, never evaluated
     return str(value.numerator) if value.denominator == 1 else str(value)
+
+
+def _calc(node: ast.AST, depth: int) -> Fraction:
+    if depth > 50:
+        raise ValueError("expression nested too deeply")
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        value = Fraction(node.value)
+    elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+        inner = _calc(node.operand, depth + 1)
+        value = -inner if isinstance(node.op, ast.USub) else inner
+    elif isinstance(node, ast.BinOp) and type(node.op) in CALC_OPS:
+        a, b = _calc(node.left, depth + 1), _calc(node.right, depth + 1)
+        if isinstance(node.op, ast.Div | ast.FloorDiv | ast.Mod) and b == 0:
+            raise ZeroDivisionError("division by zero")
+        value = Fraction(CALC_OPS[type(node.op)](a, b))
+    else:
+        raise ValueError("only integers, + - * / // % and parentheses")
+    if max(abs(value.numerator), value.denominator) >= 10 ** CALC_MAX_DIGITS:
+        raise ValueError(f"a value with more than {CALC_MAX_DIGITS} digits")
+    return value
 
 
 def python(code: str) -> str:

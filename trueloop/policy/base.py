@@ -44,11 +44,17 @@ class Policy:
         params = self.model.parameters()
         return sum(p.numel() for p in params if p.requires_grad or not trainable_only)
 
-    def save(self, path: str | Path) -> None:
-        """Write safetensors + config + tokenizer (+ `adapter/` under LoRA) to `path`."""
+    def save(self, path: str | Path, *, adapter_only: bool = False) -> None:
+        """Write safetensors + config + tokenizer (+ `adapter/` under LoRA) to `path`. With
+        `adapter_only` (LoRA), write the adapters and tokenizer alone: a resumable checkpoint
+        that does not copy the frozen base weights."""
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         model = self.model
+        if adapter_only and self.is_lora:
+            model.save_pretrained(path / "adapter")
+            self.tokenizer.save_pretrained(path)
+            return
         if self.is_lora:
             model.save_pretrained(path / "adapter")
             model = copy.deepcopy(model).merge_and_unload()

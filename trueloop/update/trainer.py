@@ -31,6 +31,7 @@ from trueloop.update.checkpoint import (
     latest_checkpoint,
     latest_step,
     load_trainer_state,
+    restore_weights,
     rng_state,
     save_checkpoint,
     set_rng_state,
@@ -86,8 +87,8 @@ def train(cfg: RunConfig, out: str | Path, *, resume: bool = False,
             bar.update(metrics)
             if cfg.log.checkpoint_every and s.step % cfg.log.checkpoint_every == 0:
                 checkpoint(out, s)
-    if latest_step(out) < s.step:
-        checkpoint(out, s)
+    if latest_step(out) < s.step or s.policy.is_lora:  # the last one is exported merged
+        checkpoint(out, s, export=True)
     log.close()
     return s.policy
 
@@ -153,17 +154,16 @@ def setup(cfg: RunConfig, out: Path, *, resume: bool, policy: Policy | None) -> 
     return s
 
 
-def checkpoint(out: Path, s: TrainState) -> None:
+def checkpoint(out: Path, s: TrainState, *, export: bool = False) -> None:
     save_checkpoint(out, s.step, s.policy, {
         "optimizer": s.optimizer.state_dict(), "scheduler": s.scheduler.state_dict(),
         "rng": rng_state(s.generator), "data_index": s.data_index,
-        "model": s.policy.model.state_dict(),
-    })
+    }, export=export)
 
 
 def restore(s: TrainState, ckpt: Path) -> None:
     state = load_trainer_state(ckpt)
-    s.policy.model.load_state_dict(state["model"])
+    restore_weights(s.policy, ckpt)
     s.optimizer.load_state_dict(state["optimizer"])
     s.scheduler.load_state_dict(state["scheduler"])
     set_rng_state(state["rng"], s.generator)
