@@ -41,7 +41,8 @@ class TaskConfig:
 @dataclass(frozen=True)
 class PolicyConfig:
     model: str = "tiny"
-    # "tiny-<size>" for the built-in model built from a config, or a local HF model folder
+    # "tiny-<size>", a registered name ("smollm2-135m"; see `trueloop models list`), or a local
+    # HF model folder
     size: str = "small"
     # built-in model size when model == "tiny": see trueloop.policy.tiny.SIZES
     init: str | None = None
@@ -99,6 +100,9 @@ class RolloutConfig:
     # wall clock per episode, checked between turns; 0 = no limit
     max_observation_chars: int = 2000
     # longer observations are cut, with a visible marker
+    draw: Literal["race", "cdf"] = "race"
+    # token sampling: exponential race, or inverse CDF (one uniform per row: faster with a real
+    # vocabulary; another token stream for the same seed)
 
 
 @dataclass(frozen=True)

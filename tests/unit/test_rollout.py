@@ -297,3 +297,19 @@ def test_chunked_head_equals_plain_logprobs_with_gradients(tiny: Policy, grouped
     assert torch.allclose(plain[1], chunked[1], atol=1e-5)
     for a, b in zip(plain[2], chunked[2], strict=True):
         assert torch.allclose(a, b, atol=1e-4, rtol=1e-3)
+
+
+def test_cdf_draw_samples_the_same_distribution() -> None:
+    from trueloop.rollout.draw import draw
+
+    logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05, 0.0]])).repeat(40_000, 1)
+    for method in ("race", "cdf"):
+        tokens = draw(logits, torch.Generator().manual_seed(0), method)
+        freq = torch.bincount(tokens, minlength=5).float() / len(tokens)
+        assert torch.allclose(freq, torch.tensor([0.5, 0.3, 0.15, 0.05, 0.0]), atol=0.01)
+    truncated = truncate(logits[:1000], 2, 1.0)  # -inf entries are never drawn
+    assert set(draw(truncated, torch.Generator().manual_seed(1), "cdf").tolist()) <= {0, 1}
+
+
+def test_cdf_draw_logprobs_match(tiny: Policy) -> None:
+    assert_logprobs_match(tiny, run(tiny, 2, max_new_tokens=16, draw="cdf", stop=DIGITS))
