@@ -105,6 +105,19 @@ class Task(ABC):
 
         return SingleTurnEnv(self, problem, verify)
 
+    def end_step(self) -> None:
+        """Called by the trainer after every training step: a task with run-level state (the
+        `memory` environment's store) commits what the step's episodes wrote. Default: none."""
+        return None
+
+    def state_dict(self) -> dict[str, Any]:
+        """Run-level state to checkpoint (restored bit-exactly by `--resume`). Default: none."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what `state_dict` returned."""
+        return None
+
     def solution(self, problem: Problem) -> str:
         """A worked solution for supervised pretraining (the prior); defaults to the oracle."""
         return self.oracle(problem)

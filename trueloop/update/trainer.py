@@ -24,6 +24,7 @@ from trueloop.progress import progress_bar
 from trueloop.rollout.metrics import episode_metrics
 from trueloop.rollout.record import episode_json, save_episodes
 from trueloop.tasks import task_from_config
+from trueloop.tasks.base import Task
 from trueloop.tracking import MetricsLog
 from trueloop.types import verdict_metrics
 from trueloop.update.advantages import compute_advantages
@@ -56,7 +57,7 @@ def train(cfg: RunConfig, out: str | Path, *, resume: bool = False,
           policy: Policy | None = None) -> Policy:
     out = Path(out)
     task = task_from_config(cfg.task)  # an unknown task name fails before anything is written
-    s = setup(cfg, out, resume=resume, policy=policy)
+    s = setup(cfg, out, task, resume=resume, policy=policy)
     log = MetricsLog(out, resume_step=s.step, tensorboard=cfg.log.tensorboard)
     with progress_bar(cfg.steps, s.step, enabled=cfg.log.progress) as bar:
         for step in range(s.step, cfg.steps):
@@ -69,6 +70,7 @@ def train(cfg: RunConfig, out: str | Path, *, resume: bool = False,
                            temperature=cfg.rollout.temperature,
                            max_new_tokens=cfg.rollout.max_new_tokens, ref_model=s.ref_model)
             s.scheduler.step()
+            task.end_step()                                                     # run-level state
             s.policy.model.eval()
             t2 = time.perf_counter()
             metrics = {
@@ -86,9 +88,9 @@ def train(cfg: RunConfig, out: str | Path, *, resume: bool = False,
             log.log(step, metrics)
             bar.update(metrics)
             if cfg.log.checkpoint_every and s.step % cfg.log.checkpoint_every == 0:
-                checkpoint(out, s)
+                checkpoint(out, s, task)
     if latest_step(out) < s.step or s.policy.is_lora:  # the last one is exported merged
-        checkpoint(out, s, export=True)
+        checkpoint(out, s, task, export=True)
     log.close()
     return s.policy
 
@@ -126,7 +128,8 @@ def step_metrics(c, adv: torch.Tensor) -> dict[str, float]:
     }
 
 
-def setup(cfg: RunConfig, out: Path, *, resume: bool, policy: Policy | None) -> TrainState:
+def setup(cfg: RunConfig, out: Path, task: Task, *, resume: bool,
+          policy: Policy | None) -> TrainState:
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
     if policy is None and cfg.policy.prior:
@@ -148,22 +151,23 @@ def setup(cfg: RunConfig, out: Path, *, resume: bool, policy: Policy | None) -> 
     s = TrainState(policy, optimizer, scheduler, torch.Generator().manual_seed(cfg.seed), ref_model)
     ckpt = latest_checkpoint(out) if resume else None
     if ckpt is not None:
-        restore(s, ckpt)
+        restore(s, ckpt, task)
     (out / "config.json").write_text(json.dumps(to_dict(cfg), indent=2))
     policy.model.eval()
     return s
 
 
-def checkpoint(out: Path, s: TrainState, *, export: bool = False) -> None:
+def checkpoint(out: Path, s: TrainState, task: Task, *, export: bool = False) -> None:
     save_checkpoint(out, s.step, s.policy, {
         "optimizer": s.optimizer.state_dict(), "scheduler": s.scheduler.state_dict(),
-        "rng": rng_state(s.generator), "data_index": s.data_index,
+        "rng": rng_state(s.generator), "data_index": s.data_index, "task": task.state_dict(),
     }, export=export)
 
 
-def restore(s: TrainState, ckpt: Path) -> None:
+def restore(s: TrainState, ckpt: Path, task: Task) -> None:
     state = load_trainer_state(ckpt)
     restore_weights(s.policy, ckpt)
+    task.load_state_dict(state.get("task", {}))
     s.optimizer.load_state_dict(state["optimizer"])
     s.scheduler.load_state_dict(state["scheduler"])
     set_rng_state(state["rng"], s.generator)
