@@ -134,14 +134,17 @@ def test_the_chroot_shows_the_standard_library_only(sb):
            "                getattr(importlib.import_module(name), '__file__') is not None\n"
            "        except ImportError:\n"
            "            imp[name] = False\n"
-           "    return [sorted(os.listdir('/')), os.listdir(sys.prefix), os.listdir(lib + "
+           "    pre = {d: os.listdir(sys.prefix + '/' + d) for d in os.listdir(sys.prefix)}\n"
+           "    return [sorted(os.listdir('/')), pre, os.listdir(lib + "
            "'/site-packages'), sorted(p for p in os.listdir('/usr/lib') if "
            "p.startswith('python') and os.listdir('/usr/lib/' + p)), imp, "
            "os.path.exists(lib + '/json/__init__.py')]\n")
     top, prefix, site, system_py, imported, has_json = sb.run(
         Job(src, calls=("f()",))).calls[0].value
     assert set(top) <= {"bin", "lib", "lib32", "lib64", "usr", "dev", "sbx", "root"}
-    assert prefix == ["lib"] and site == [] and system_py == []
+    assert set(prefix) <= {"bin", "lib"} and len(prefix.get("bin", [])) <= 1  # the interpreter
+    assert all(n.startswith(("python3", "libpython")) for n in prefix["lib"])
+    assert site == [] and system_py == []
     assert not any(imported.values()) and has_json
 
 
@@ -196,3 +199,15 @@ def test_each_job_runs_under_its_own_uid(sb):
     uids = [sb.run(Job("import os\ndef f(): return os.getuid()", calls=("f()",))).calls[0].value
             for _ in range(3)]
     assert len(set(uids)) == 3 and all(UID_BASE <= u < UID_BASE + UID_SPAN for u in uids)
+
+
+def test_no_ctypes_code_is_reachable_in_the_submissions_process(sb):
+    needs_root_isolation(sb)
+    src = ("import sys\ndef f():\n    seen, stack, hits = set(), [object], []\n"
+           "    while stack:\n        for s in type.__subclasses__(stack.pop()):\n"
+           "            if id(s) not in seen:\n                seen.add(id(s))\n"
+           "                stack.append(s)\n"
+           "                hits += ['ctypes' in (getattr(s, '__module__', '') or '')]\n"
+           "    return [sum(hits), len(hits), [m for m in sys.modules if 'ctypes' in m]]\n")
+    ctypes_classes, classes, modules = sb.run(Job(src, calls=("f()",))).calls[0].value
+    assert classes > 100 and ctypes_classes == 0 and modules == []

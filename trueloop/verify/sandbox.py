@@ -8,8 +8,9 @@ process, flags from the fixed vocabulary `sandbox_wire.FLAGS`, and capped output
 
 Design. Each worker is one `python -I -S sandbox_worker.py` process (no site, no user env,
 common modules pre-imported) that enters new mount/net/IPC/UTS namespaces and chroots into a
-read-only root holding the standard library only. Before any job it forks a pristine template;
-per job the template forks a candidate child (the submission, serving calls one command at a
+read-only root holding the standard library only. Before any job it starts a pristine
+template (a fresh interpreter, no ctypes, seccomp in force); per job the template forks a
+candidate child (the submission, serving calls one command at a
 time, `sandbox_child.py`) and, for unsplit asserts, a checker child (test code only, calling the
 candidate through proxies, `sandbox_checker.py`); the conversation is `sandbox_session.py`. A
 fork of a warm template costs about a millisecond, not an interpreter start; workers run in
@@ -17,13 +18,15 @@ parallel, one per core.
 
 Threat model (the code under test is adversarial; the verifier runs as root on Linux).
 Covered:
-- escaping the run: the whole process tree dies with the run (PID namespace per job); wall
+- escaping the run: the whole process tree dies with the run (the template is init of a PID
+  namespace and kills everything a job left at its end); wall
   clock per command and per job enforced by the worker, outside the child; RLIMIT_CPU/AS/
   FSIZE/NOFILE/NPROC, core dumps off; fork/thread bombs (NPROC on a per-job unprivileged uid);
 - data crossing between jobs: every child is forked from a template that never held a job, a
-  value or a result, so reading its own memory finds only its own job; System V IPC and message
-  queues live in an IPC namespace per job; the keyring, ptrace, process_vm_readv/writev, SysV
-  IPC, namespaces and mounts are denied by seccomp; each job writes to its own size-capped,
+  value or a result (a fresh interpreter, not a fork of the worker), so reading its own memory
+  finds only its own job, and it holds no ctypes code; the keyring, ptrace,
+  process_vm_readv/writev, System V IPC, message queues, namespaces and mounts are denied by
+  seccomp; each job runs on its own uid; each job writes to its own size-capped,
   `noexec` tmpfs, unmounted after the job (no memory left behind, no tree walked);
 - forged results: each command carries a fresh random nonce and replies must come in order
   with the awaited nonce; anything else on the channel is `hack:patched`; the worker alone
@@ -40,15 +43,12 @@ Covered:
   repository in the chroot; the uid cannot signal or ptrace the worker or another job.
 Not covered:
 - kernel exploits and side channels (use gVisor/Firecracker-class isolation for that);
-- the ctypes extension's C types are still in the child's memory (inherited from the template,
-  which needs them for `unshare`); a submission can rebuild raw memory access from
-  `object.__subclasses__()`. It then reads only its own pristine memory and can make only the
-  syscalls seccomp allows, as an unprivileged uid in its own namespaces;
 - run-time flags (audit hook, tamper checks) are best effort: a submission can silence them.
   They never decide a pass; the static scan and the worker's own flags cannot be silenced;
 - memory accounting across processes (RLIMIT_AS is per process; NPROC bounds the product);
 - CPU fairness between concurrent runs (no cgroup; a spinning run costs one core until killed);
-- seccomp is x86_64 only (elsewhere `protections["seccomp"]` is false);
+- seccomp is x86_64 only (elsewhere `protections["seccomp"]` is false, and a job could leave
+  System V IPC objects, via a binary such as `ipcmk`, for a later job of the same worker);
 - without root (or where namespaces are refused) the worker falls back to rlimits, a
   throw-away directory on the host and a process-group kill: daemons that `setsid` can escape,
   the network and the host filesystem are reachable, and the child runs under the verifier's

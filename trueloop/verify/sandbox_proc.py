@@ -1,19 +1,20 @@
 """One spawned sandbox process as the worker sees it (trusted side; standard library only).
 
 Used by `sandbox_session.py`: the pipes to and from the child (commands, result frames,
-stdout+stderr, and for a stdin/stdout program its input), its pidfd, and what it sent so far.
-The template reaps a child only when asked, so the pidfd always names the right process.
+stdout+stderr, and for a stdin/stdout program its input), its exit status, and what it sent so
+far. The template (`sandbox_template.py`) forks, kills and reaps it: the worker never signals a
+pid itself, and pids are those of the template's namespace.
 """
 
 import json
 import os
-import signal
 
 
 class Child:
-    """A spawned sandbox process as the worker sees it: pipes, pidfd, buffered frames."""
+    """A spawned sandbox process as the worker sees it: pipes, exit status, buffered frames.
+    The template forks, kills and reaps it; `status` is set from the template's exit event."""
 
-    def __init__(self, template, role, uid, wd, cpu_s, pidns, stdin=None):
+    def __init__(self, template, role, uid, wd, cpu_s, stdin=None):
         cmd_r, cmd_w = os.pipe()
         res_r, res_w = os.pipe()
         out_r, out_w = os.pipe()
@@ -25,12 +26,10 @@ class Child:
             self.stdin_left = stdin.encode("utf-8", "surrogateescape")
             os.set_blocking(self.stdin_w, False)
         self.pid = template.spawn({"role": role, "uid": uid, "wd": wd, "cpu_s": cpu_s}, theirs)
-        self.pidfd = os.pidfd_open(self.pid)  # the template reaps only when asked: no pid reuse
         for fd in theirs:
             os.close(fd)
         os.set_blocking(cmd_w, False)
         self.template, self.cmd_w, self.res_r, self.out_r = template, cmd_w, res_r, out_r
-        self.pidns = pidns
         self.pending = b""
         self.rbuf = b""
         self.frames = []
@@ -68,25 +67,11 @@ class Child:
 
     def kill(self):
         if self.status is None:
-            try:
-                signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-
-    def reap(self):
-        if self.status is None:
-            self.status = self.template.reap(self.pid)
-        return self.status
+            self.template.kill(self.pid)
 
     def close(self):
         self.kill()
-        if not self.pidns:  # no PID namespace: end the process group it leads (setsid)
-            try:
-                os.killpg(self.pid, signal.SIGKILL)
-            except OSError:
-                pass
-        self.reap()
-        for fd in (self.pidfd, self.cmd_w, self.res_r, self.out_r, self.stdin_w):
+        for fd in (self.cmd_w, self.res_r, self.out_r, self.stdin_w):
             if fd is not None:
                 os.close(fd)
         self.cmd_w = self.stdin_w = None

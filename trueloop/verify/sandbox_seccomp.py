@@ -1,7 +1,8 @@
 """A seccomp-BPF deny list for sandbox children (x86_64; elsewhere it reports itself absent).
 
-Standard library only (ctypes is used here, in the trusted worker's code path, before the
-child drops privileges; the child itself has no ctypes module afterwards). Denied with EPERM:
+Standard library only. The worker installs it (ctypes, in the worker's own process) right
+before it execs the template interpreter, so the template and every child it forks run under
+it; no_new_privs keeps it there. Denied with EPERM:
 reading or writing other address spaces (ptrace, process_vm_readv/writev, pidfd_getfd), the
 kernel keyring (add_key, request_key, keyctl), System V IPC and POSIX message queues, new
 namespaces and mounts (unshare, setns, mount, pivot_root, chroot; clone with any CLONE_NEW*

@@ -78,7 +78,7 @@ class Session:
         if left <= 0:
             self.stop("timeout")
             return
-        reads = [fd for c in kids for fd in c.open] + [c.pidfd for c in kids if c.status is None]
+        reads = [fd for c in kids for fd in c.open] + [self.template.sock]
         writes = [c.cmd_w for c in kids if c.pending and c.cmd_w is not None]
         writes += [c.stdin_w for c in kids if c.stdin_w is not None]
         ready_r, ready_w, _ = select.select(reads, writes, [], left)
@@ -89,8 +89,16 @@ class Session:
                 c.feed_stdin()
             for fd in [fd for fd in c.open if fd in ready_r]:
                 self._read(c, fd)
-            if c.pidfd in ready_r and c.status is None:
-                c.reap()
+        if self.template.sock in ready_r:
+            self._exits()
+
+    def _exits(self):
+        """Apply the template's exit events to our children; then read what they left."""
+        by_pid = {c.pid: c for c in self.children}
+        for ev in self.template.poll():
+            c = by_pid.get(ev.get("exit"))
+            if c is not None and c.status is None:
+                c.status = ev["status"]
                 self._drain_now(c)
 
     def _drain_now(self, c):
@@ -151,8 +159,7 @@ def run(job, cfg, template, uids, wd):
     s = Session(job, cfg)
     s.template = template
     cpu_s = int(s.end_by - s.start) + 1
-    pidns = cfg["prot"]["pid_namespace"]
-    cand = Child(template, "candidate", uids[0], wd, cpu_s, pidns)
+    cand = Child(template, "candidate", uids[0], wd, cpu_s)
     s.children = [cand]
     calls, stmts = job.get("calls", []), job.get("stmts", [])
     rep = {"load": None, "calls": [None] * len(calls), "stmts": [None] * len(stmts),
@@ -163,8 +170,7 @@ def run(job, cfg, template, uids, wd):
             _drain(s, cand)
         ended = _ended(s, cand, finished)
     finally:
-        for c in s.children:
-            c.close()
+        _end(s)
     cap = cfg["output_bytes"]
     return {**rep, "ended": ended, "flags": sorted(s.flags), "why": s.why,
             "unknown_flags": s.unknown_flags, "wall_s": time.perf_counter() - s.start,
@@ -198,8 +204,7 @@ def _converse(s, cand, rep, checker_uid, cpu_s):
             passed = expect[step] is None or _passes(expect[step], out)
         else:
             if checker is None:
-                checker = Child(s.template, "checker", checker_uid, "/", cpu_s,
-                                cand.pidns)
+                checker = Child(s.template, "checker", checker_uid, "/", cpu_s)
                 s.children.append(checker)
                 s.ask(checker, {"setup": job.get("setup", ""), "names": job.get("proxied", [])})
             f = s.ask(checker, {"stmt": job["stmts"][-step - 1]}, (_forwarder(s, cand),))
@@ -256,6 +261,17 @@ def _passes(expect, out):
     return wire.compare(check, got, want, tol)
 
 
+def _end(s):
+    """Kill every child and whatever it left (the template's `end_job`), then apply the exit
+    events and close the pipes."""
+    for c in s.children:
+        c.kill()
+    s.template.end_job()
+    s._exits()
+    for c in s.children:
+        c.close()
+
+
 def _drain(s, cand):
     """After `finish`: let the candidate exit and collect the output it still had in flight."""
     deadline = min(time.perf_counter() + 1.0, s.end_by)
@@ -277,7 +293,7 @@ def _ended(s, cand, finished):
         return s.killed
     if finished:
         return "done"
-    status = cand.reap()
+    status = cand.status
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
         if sig in (SIGXCPU, SIGXFSZ):
@@ -295,17 +311,16 @@ def run_program(job, cfg, template, uid, wd, stdin):
     status. `done` = it exited by itself within the limit (any status; the caller checks 0)."""
     s = Session(job, cfg)
     s.template = template
-    c = Child(template, "program", uid, wd, int(s.timeout) + 1, cfg["prot"]["pid_namespace"],
-              stdin=stdin)
+    c = Child(template, "program", uid, wd, int(s.timeout) + 1, stdin=stdin)
     s.children = [c]
     c.send({"program": job["source"]})
     deadline = min(s.start + s.timeout, s.end_by)
     try:
         while c.status is None and s.killed is None:
             s._pump(deadline)
-        status = c.reap() if s.killed is None else None
+        status = c.status if s.killed is None else None
     finally:
-        c.close()
+        _end(s)
     ended = s.killed or "done"
     if status is not None and os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)

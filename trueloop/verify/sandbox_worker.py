@@ -6,18 +6,20 @@ mount/network/IPC/UTS namespaces, brings up loopback and chroots into a minimal 
 holding the Python *standard library only* (site-packages, ctypes and the test modules masked)
 and the system libraries it links against; no /proc, /etc, /home, /root or the repository.
 
-Pristine template. Before it reads any job, the worker forks a *template* process. The template
-never receives a job, a value or a result: the worker hands it three pipe ends and a few
-integers (uid, limits), and it forks the child, which reads its commands from the pipe itself.
-So every child starts from memory that never held another job's data. Each child is PID 1 of
-a fresh PID namespace (everything it spawns dies with it) and enters its own IPC namespace
-(System V objects and message queues die with the job), runs on its own uid (one per job,
-drawn from the worker's range), has rlimits, `no_new_privs`, a seccomp deny list
-(`sandbox_seccomp.py`: keyring, ptrace/process_vm_*, SysV IPC, namespaces, mounts), no ctypes
-module, and a fresh tmpfs working directory (`noexec`, size-capped) that is unmounted after the
-job, so nothing a job wrote (a 1,500-deep directory chain included) is ever walked in Python.
-The job's conversation is `sandbox_session.py`. Where a step is not allowed (not root), the
-worker says which protections are in force in its hello message and falls back.
+Pristine template. Before it reads any job, the worker starts its template
+(`sandbox_template.py`): a *fresh interpreter* exec'd inside the chroot, as PID 1 of its own
+PID namespace, with `no_new_privs` and the seccomp deny list (`sandbox_seccomp.py`: keyring,
+ptrace/process_vm_*, SysV IPC and message queues, namespaces, mounts) already in force, and
+without ctypes. The template never receives a job, a value or a result: the worker hands it
+pipe ends and a few integers (uid, limits), it forks the child, and the child reads its commands
+from the pipe itself. So every child starts from memory that never held another job's data and
+holds no ctypes code. Each child runs on its own uid (one per job, drawn from the worker's
+range) with rlimits and a fresh tmpfs working directory (`noexec`, size-capped) that is
+unmounted after the job, so nothing a job wrote (a 1,500-deep directory chain included) is ever
+walked in Python; at the end of a job the template, init of its namespace, kills every process
+the job left (daemons and `setsid` children included). The job's conversation is
+`sandbox_session.py`. Where a step is not allowed (not root), the worker says which
+protections are in force in its hello message and falls back.
 """
 
 import ctypes
@@ -25,7 +27,7 @@ import fcntl
 import glob
 import json
 import os
-import resource
+import select
 import signal
 import socket
 import stat
@@ -44,10 +46,6 @@ MASKS = ("site-packages", "dist-packages", "ctypes", "test", "idlelib", "tkinter
          "lib-dynload/_ctypes*", "lib-dynload/_test*", "lib-dynload/xxlimited*")
 # inside the stdlib: no third-party packages, no ctypes, no test modules
 DEV_NODES = ("/dev/null", "/dev/zero", "/dev/urandom", "/dev/random")
-SAFE_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"}
-PREIMPORT = ("math", "re", "collections", "itertools", "functools", "heapq", "bisect", "string",
-             "operator", "typing", "fractions", "decimal", "statistics", "random", "copy",
-             "dataclasses", "datetime", "unicodedata", "array", "hashlib", "textwrap", "enum")
 WORK_ROOT = "/sbx"
 UIDS_PER_WORKER = 256
 
@@ -103,7 +101,7 @@ def _python_dirs(lib_dir):
 def isolate(cfg):
     """Namespaces + chroot, once per worker. Returns the protections in force."""
     prot = {"pid_namespace": False, "net_namespace": False, "chroot": False,
-            "unprivileged_uid": False, "ipc_namespace_per_job": False, "seccomp": False,
+            "unprivileged_uid": False, "seccomp": False,
             "tmpfs_mb": 0, "stdlib_only": False}
     if os.geteuid() != 0 or not cfg["isolate"]:
         return prot
@@ -115,7 +113,9 @@ def isolate(cfg):
     root = "/tmp/root"
     os.mkdir(root)
     stdlib = os.path.dirname(os.__file__)
-    for src in [*LIB_DIRS, stdlib, *DEV_NODES]:
+    exe = os.path.realpath(sys.executable)  # the template is a fresh interpreter in the chroot
+    libpython = glob.glob(os.path.join(sys.base_prefix, "lib", "libpython*.so*"))
+    for src in [*LIB_DIRS, stdlib, exe, *libpython, *DEV_NODES]:
         covered = any(src.startswith(d + "/") for d in LIB_DIRS if os.path.isdir(root + d))
         if os.path.lexists(src) and not covered and not os.path.lexists(root + src):
             _bind_ro(src, root)
@@ -131,7 +131,7 @@ def isolate(cfg):
     os.chroot(root)
     os.chdir("/")
     prot.update(chroot=True, unprivileged_uid=True, stdlib_only=True,
-                ipc_namespace_per_job=True, tmpfs_mb=cfg["tmpfs_mb"])
+                tmpfs_mb=cfg["tmpfs_mb"])
     prot["pid_namespace"] = _try_pid_namespace()
     return prot
 
@@ -145,107 +145,97 @@ def _try_pid_namespace():
         return False
 
 
+BOOTSTRAP = (
+    "import json, os, sys, types\n"
+    "chunks = []\n"
+    "while (b := os.read(4, 1 << 16)):\n"
+    "    chunks.append(b)\n"
+    "os.close(4)\n"
+    "for name, src in json.loads(b''.join(chunks)):\n"
+    "    m = types.ModuleType(name)\n"
+    "    sys.modules[name] = m\n"
+    "    exec(compile(src, f'<{name}>', 'exec'), m.__dict__)\n"
+    "sys.modules['sandbox_template'].main(json.loads(sys.argv[1]))\n")
+TEMPLATE_MODULES = ("sandbox_wire", "sandbox_child", "sandbox_checker", "sandbox_template")
+
+
 class Template:
-    """The pristine template process: forks children on request, reaps them on request."""
+    """The worker's handle on its pristine template (`sandbox_template.py`): a fresh
+    interpreter exec'd inside the chroot as PID 1 of its own PID namespace, with no_new_privs
+    and seccomp, that forks every child. Its messages are replies and exit events."""
 
-    def __init__(self, cfg, keep_closed):
+    def __init__(self, cfg, sources, keep_closed):
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self.pid = os.fork()
-        if self.pid == 0:
-            ours.close()
-            for fd in keep_closed:
-                os.close(fd)
-            try:
-                _template_loop(theirs, cfg)
-            finally:
-                os._exit(0)
-        theirs.close()
-        self.sock = ours
-
-    def spawn(self, req, fds):
-        socket.send_fds(self.sock, [json.dumps(req).encode()], fds)
-        return json.loads(self.sock.recv(4096))["pid"]
-
-    def reap(self, pid):
-        self.sock.send(json.dumps({"reap": pid}).encode())
-        return json.loads(self.sock.recv(4096))["status"]
-
-
-def _template_loop(sock, cfg):
-    _check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0))
-    while True:
-        msg, fds, _, _ = socket.recv_fds(sock, 4096, 4)
-        if not msg:
-            return
-        req = json.loads(msg)
-        if "reap" in req:
-            sock.send(json.dumps({"status": os.waitpid(req["reap"], 0)[1]}).encode())
-            continue
+        src_r, src_w = os.pipe()
         pidns = cfg["prot"]["pid_namespace"]
         if pidns:
             _check(libc.unshare(CLONE_NEWPID))
-        pid = os.fork()
-        if pid == 0:
-            _child(req, fds, cfg)
+        self.pid = os.fork()
+        if self.pid == 0:
+            try:
+                _exec_template(cfg, theirs.fileno(), src_r, [*keep_closed, ours.fileno(), src_w])
+            finally:
+                os._exit(70)
         if pidns:
             _check(libc.setns(OWN_PIDNS[0], CLONE_NEWPID))
-        for fd in fds:
-            os.close(fd)
-        sock.send(json.dumps({"pid": pid}).encode())
+        theirs.close()
+        os.close(src_r)
+        data = json.dumps(sources).encode()
+        while data:
+            data = data[os.write(src_w, data):]
+        os.close(src_w)
+        self.sock = ours
+        self.events = []
+
+    def _recv(self):
+        data = self.sock.recv(1 << 16)
+        if not data:
+            raise OSError("the sandbox template died")
+        return json.loads(data)
+
+    def _until(self, key):
+        while True:
+            m = self._recv()
+            if key in m:
+                return m
+            self.events.append(m)
+
+    def spawn(self, req, fds):
+        socket.send_fds(self.sock, [json.dumps({"spawn": req}).encode()], fds)
+        return self._until("pid")["pid"]
+
+    def kill(self, pid):
+        self.sock.send(json.dumps({"kill": pid}).encode())
+
+    def end_job(self):
+        """Kill and reap whatever the job left behind; its exit events are in `events`."""
+        self.sock.send(json.dumps({"end_job": True}).encode())
+        self._until("ended")
+
+    def poll(self):
+        """Exit events received so far (read without blocking)."""
+        while select.select([self.sock], [], [], 0)[0]:
+            self.events.append(self._recv())
+        out, self.events = self.events, []
+        return out
 
 
-def _child(req, fds, cfg):
-    """Runs in the forked child: drop everything, then hand over to the harness."""
-    global libc
-    code = 70
-    try:
-        cmd_r, out_w, res_w, *stdin = (fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for fd in fds)
-        os.setsid()
-        null = os.open("/dev/null", os.O_RDWR)
-        program = req["role"] == "program"  # stdin from the worker, stderr never compared
-        for src, dst in ((stdin[0] if stdin else null, 0), (out_w, 1),
-                         (null if program else out_w, 2), (res_w, 3), (cmd_r, 4)):
-            os.dup2(src, dst)
-        os.closerange(5, 1 << 16)
-        os.chdir(req["wd"])
-        prot = cfg["prot"]
-        if prot["ipc_namespace_per_job"]:
-            _check(libc.unshare(CLONE_NEWIPC))
-        _set_limits(req, cfg)
-        if prot["unprivileged_uid"]:
-            uid = req["uid"]
-            os.setgroups([])
-            os.setresgid(uid, uid, uid)
-            os.setresuid(uid, uid, uid)
-        _check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
-        _check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0))
-        if prot["seccomp"] and not sandbox_seccomp.install(libc):
-            raise OSError("seccomp filter refused")
-        libc = None
-        for name in [m for m in sys.modules if m.split(".")[0] in ("ctypes", "_ctypes")]:
-            del sys.modules[name]  # the chroot has no ctypes to import again
-        os.environ.clear()
-        os.environ.update(SAFE_ENV, HOME=req["wd"], TMPDIR=req["wd"])
-        code = 71
-        if program:
-            code = sandbox_child.run_program(4) & 0xFF
-        else:
-            (sandbox_child if req["role"] == "candidate" else sandbox_checker).serve(4, 3)
-            code = 0
-    finally:
-        os._exit(code)
-
-
-def _set_limits(req, cfg):
-    mb = 1 << 20
-    cpu = int(req["cpu_s"])
-    for res, value in ((resource.RLIMIT_AS, cfg["memory_mb"] * mb),
-                       (resource.RLIMIT_CPU, cpu),
-                       (resource.RLIMIT_FSIZE, cfg["file_mb"] * mb),
-                       (resource.RLIMIT_NOFILE, cfg["open_files"]),
-                       (resource.RLIMIT_NPROC, cfg["processes"]),
-                       (resource.RLIMIT_CORE, 0)):
-        resource.setrlimit(res, (value, value + 1 if res == resource.RLIMIT_CPU else value))
+def _exec_template(cfg, sock_fd, src_fd, close):
+    """In the forked child: fds 3 (control) and 4 (sources), death with the worker, no new
+    privileges, seccomp; then a fresh interpreter (nothing of the worker's memory survives)."""
+    for fd in close:
+        os.close(fd)
+    hi_sock = fcntl.fcntl(sock_fd, fcntl.F_DUPFD, 10)
+    hi_src = fcntl.fcntl(src_fd, fcntl.F_DUPFD, 10)
+    os.dup2(hi_sock, 3)
+    os.dup2(hi_src, 4)
+    os.closerange(5, 1 << 16)
+    _check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0))
+    _check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+    if cfg["prot"]["seccomp"] and not sandbox_seccomp.install(libc):
+        raise OSError("seccomp filter refused")
+    exe = os.path.realpath(sys.executable)
+    os.execv(exe, [exe, "-I", "-S", "-c", BOOTSTRAP, json.dumps(cfg)])
 
 
 class Workdirs:
@@ -344,28 +334,28 @@ def _send(fd, obj):
 
 
 def main():
-    global sandbox_child, sandbox_checker, sandbox_seccomp, sandbox_session
+    global sandbox_seccomp, sandbox_session
     cfg = json.loads(sys.argv[1])
     sys.path.append(cfg["here"])  # after the stdlib: trueloop/verify has a `numbers.py`
-    import sandbox_checker
-    import sandbox_child
     import sandbox_seccomp
     import sandbox_session
 
     sys.path.remove(cfg["here"])
+    sources = []  # read before the chroot hides the repository
+    for name in TEMPLATE_MODULES:
+        with open(os.path.join(cfg["here"], name + ".py")) as f:
+            sources.append((name, f.read()))
 
     proto_in = os.fdopen(os.dup(0), "rb", buffering=0)
     proto_out = os.dup(1)
     null = os.open("/dev/null", os.O_RDWR)
     os.dup2(null, 0)
     os.dup2(null, 1)
-    for name in PREIMPORT:
-        __import__(name)
     OWN_PIDNS[0] = os.open("/proc/self/ns/pid", os.O_RDONLY) if os.geteuid() == 0 else -1
     cfg["prot"] = prot = isolate(cfg)
     cfg["uids_per_worker"] = UIDS_PER_WORKER
     prot["seccomp"] = prot["chroot"] and _seccomp_works()
-    template = Template(cfg, [proto_in.fileno(), proto_out])
+    template = Template(cfg, sources, [proto_in.fileno(), proto_out])
     _send(proto_out, {"hello": prot})
     workdirs = Workdirs(cfg)
     counter = 0
