@@ -222,14 +222,17 @@ def test_a_rerendered_history_fails_the_identity_check(bpe: Policy) -> None:
     assert differs >= 3  # stop strings cut from text, BPE merges across turns: ids drift
 
 
-def scripted(monkeypatch, policy: Policy, actions: list[str]) -> None:
-    """A scripted policy: every row writes `actions[k]` then EOS at turn k (draws are replaced,
-    the model still runs, so the recorded log-probs stay checkable)."""
+def scripted(monkeypatch, policy: Policy, actions: list[str], eos: str = "each") -> None:
+    """A scripted policy: every row writes `actions[k]` at turn k, then EOS (after each action,
+    or with eos="last" only after the last, the others ending in a stop string). Draws are
+    replaced; the model still runs, so the recorded log-probs stay checkable."""
     from trueloop.rollout import episodes
 
     tok = policy.tokenizer
-    script = iter([i for a in actions
-                   for i in tok(a, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]])
+    ends = [eos == "each" or k == len(actions) - 1 for k in range(len(actions))]
+    script = iter([i for a, end in zip(actions, ends, strict=True)
+                   for i in tok(a, add_special_tokens=False)["input_ids"]
+                   + ([tok.eos_token_id] if end else [])])
 
     def draw(logits, generator, method="race"):
         return torch.full((logits.shape[0],), next(script), dtype=torch.long)
@@ -274,3 +277,23 @@ def test_task_prompts_go_through_the_chat_template(bpe: Policy, monkeypatch) -> 
     prompt = bpe.tokenizer.decode(b.prompt_ids[0][b.prompt_mask[0].bool()])
     assert prompt == f"<|im_start|>user\n{p.prompt}<|im_end|>\n<|im_start|>assistant\n"
     assert b.texts == ["\\boxed{7}"] * 2 and b.finish_reasons == ["stop", "stop"]
+
+
+@pytest.mark.parametrize("policy_name", ["tiny", "bpe"])
+def test_prior_traces_are_laid_out_as_the_runner_samples(policy_name: str, request,
+                                                         monkeypatch) -> None:
+    """What the prior trains on (`rollout.trace`) is token for token what `run_episodes` produces
+    for the same actions, and the trained mask is the action mask."""
+    from trueloop.rollout.trace import trace_ids
+
+    policy = request.getfixturevalue(policy_name)
+    actions = ["ab!", "cd!", "done"]
+    scripted(monkeypatch, policy, actions, eos="last")
+    chat = policy_name == "bpe"
+    b = play(policy, [CountEnv(problem(0), chat=chat)], g=1, stop=("!",), max_new_tokens=12,
+             max_context=4096)
+    assert b.episodes[0].stop_reason == "done" and len(b.episodes[0].turns) == 3
+    ids, trained = trace_ids(policy, CountEnv(problem(0), chat=chat), actions, ("!",))
+    real = b.attention_mask[0].bool()
+    assert b.input_ids[0][real].tolist() == ids
+    assert b.action_mask[0][real].tolist() == trained

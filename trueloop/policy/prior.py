@@ -3,9 +3,10 @@
 RL with verifiable rewards needs a policy that succeeds *sometimes*: a randomly initialised model
 never emits a parsable answer, so every reward is 0 and every group advantage vanishes. The prior is
 next-token cross-entropy on `task.solution(problem)` completions (prompt tokens masked out) of train
-split problems drawn from a mixture of (task, difficulty, horizon) cells. It is cached on disk
-under `$TRUELOOP_CACHE` (default `~/.cache/trueloop`) keyed by a hash of the model and prior
-configs, so a second demo skips it.
+split problems drawn from a mixture of (task, difficulty, horizon) cells; for a multi-turn
+environment, on the oracle's whole episode with the observations masked out (`rollout.trace`).
+It is cached on disk under `$TRUELOOP_CACHE` (default `~/.cache/trueloop`) keyed by a hash of
+the model and prior configs, so a second demo skips it.
 
 Legend: B sequences per batch, L tokens per sequence.
 """
@@ -53,7 +54,11 @@ def teach(task: Task, problem: Problem, noise: float) -> str:
     replaced by the answer of another problem of the task: an imperfect teacher (pretraining data
     is sometimes wrong, as web data is). The verifier, not the teacher, is what RL trusts. The
     teacher's coin is seeded by the problem id, so noise never shifts the stream of problems."""
-    text = task.solution(problem)
+    return teach_text(task, problem, task.solution(problem), noise)
+
+
+def teach_text(task: Task, problem: Problem, text: str, noise: float) -> str:
+    """`text` with probability `noise` given another problem's final boxed answer."""
     rng = random.Random(f"teacher:{problem.id}")
     if noise <= 0 or rng.random() >= noise or problem.answer is None:
         return text
@@ -65,13 +70,27 @@ def teach(task: Task, problem: Problem, noise: float) -> str:
     return text
 
 
-def encode(policy: Policy, prompt: str, completion: str) -> tuple[list[int], int]:
+def encode(policy: Policy, prompt: str, completion: str) -> tuple[list[int], list[int]]:
     """Token ids of prompt + completion + EOS, exactly as the sampler sees the prompt, and the
-    number of prompt tokens (masked out of the loss)."""
+    trained mask (0 on the prompt, masked out of the loss)."""
     tok = policy.tokenizer
     p = tok(prompt)["input_ids"]
     c = tok(completion, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
-    return p + c, len(p)
+    return p + c, [0] * len(p) + [1] * len(c)
+
+
+def encode_problem(policy: Policy, task: Task, problem: Problem,
+                   noise: float) -> tuple[list[int], list[int]]:
+    """A worked example: a single-turn solution, or for a multi-turn environment (a task with
+    `oracle_actions`) the oracle's episode as the runner lays it out (`rollout.trace`), with
+    observations masked out of the loss. Noise replaces the final answer as `teach` does."""
+    if not hasattr(task, "oracle_actions"):
+        return encode(policy, problem.prompt, teach(task, problem, noise))
+    from trueloop.rollout.trace import trace_ids
+
+    actions = list(task.oracle_actions(problem))
+    actions[-1] = teach_text(task, problem, actions[-1], noise)
+    return trace_ids(policy, task.make_env(problem), actions, tuple(task.stop_strings()))
 
 
 def make_batch(policy: Policy, cells: list[tuple[Task, float]], rng: random.Random, size: int,
@@ -80,15 +99,16 @@ def make_batch(policy: Policy, cells: list[tuple[Task, float]], rng: random.Rand
     for j in range(size):
         task, noise = cells[rng.randrange(len(cells))]
         problem = task.problem(step * size + j, "train", seed=rng.randrange(1 << 30))
-        rows.append(encode(policy, problem.prompt, teach(task, problem, noise)))
+        rows.append(encode_problem(policy, task, problem, noise))
     length = max(len(ids) for ids, _ in rows)
     pad = policy.tokenizer.pad_token_id
     ids = torch.full((size, length), pad, dtype=torch.long)  # (B, L)
     labels = torch.full((size, length), -100, dtype=torch.long)  # (B, L), -100 = ignored
     attn = torch.zeros((size, length), dtype=torch.long)
-    for i, (row, n_prompt) in enumerate(rows):
+    for i, (row, trained) in enumerate(rows):
         ids[i, :len(row)] = torch.tensor(row)
-        labels[i, n_prompt:len(row)] = torch.tensor(row[n_prompt:])
+        keep = torch.tensor(trained, dtype=torch.bool)
+        labels[i, :len(row)] = torch.tensor(row).masked_fill(~keep, -100)
         attn[i, :len(row)] = 1
     return ids, labels, attn
 
