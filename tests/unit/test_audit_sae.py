@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from tests.unit.test_audit_activations import llama, toy_batch
-from trueloop.audit.sae import SAEConfig, TopKSAE, auxk_loss, init_sae, train_sae
+from trueloop.audit.sae import SAEConfig, TopKSAE, auxk_loss, dead_topk, init_sae, train_sae
 from trueloop.audit.sae_metrics import (
     action_ce,
     explained_variance,
@@ -42,13 +42,32 @@ def test_topk_keeps_at_most_k_and_drops_negatives() -> None:
 
 
 def test_auxk_gives_gradient_to_dead_latents_with_negative_preacts() -> None:
-    w = torch.nn.Parameter(torch.eye(4))
-    pre = torch.full((3, 4), -2.0, requires_grad=True)  # all negative: a ReLU would block them
-    dead = torch.tensor([True, True, False, False])
-    loss = auxk_loss(torch.ones(3, 4), pre, dead, w, k_aux=2)
+    sae = TopKSAE(4, 6, k=2)
+    with torch.no_grad():
+        sae.W_enc.copy_(torch.randn(6, 4))
+        sae.W_dec.copy_(torch.randn(6, 4))
+        sae.b_enc[:2] = -50.0  # latents 0, 1: every pre-activation negative, a ReLU blocks them
+    x = torch.randn(3, 4)
+    pre = sae.preacts(x).detach()
+    assert (pre[:, :2] < 0).all()
+    dead = torch.tensor([True, True, False, False, False, False])
+    idx = dead_topk(pre, dead, k_aux=2)
+    assert sorted(idx[0].tolist()) == [0, 1]
+    loss = auxk_loss(torch.ones(3, 4), idx, sae.preacts(x).gather(1, idx), sae.W_dec)
     loss.backward()
-    assert pre.grad[:, :2].abs().sum() > 0 and pre.grad[:, 2:].abs().sum() == 0
-    assert auxk_loss(torch.ones(3, 4), pre, torch.zeros(4, dtype=torch.bool), w, 2) == 0
+    assert sae.b_enc.grad[:2].abs().min() > 0 and sae.b_enc.grad[2:].abs().sum() == 0
+
+
+def test_sparse_decode_equals_dense() -> None:
+    sae = TopKSAE(4, 6, k=2)
+    with torch.no_grad():
+        for p in sae.parameters():
+            p.normal_()
+    x = torch.randn(5, 4)
+    z = sae.encode(x)
+    top = z.topk(2, dim=-1)
+    dense = z @ sae.W_dec + sae.b_dec
+    torch.testing.assert_close(sae.decode_sparse(top.indices, top.values), dense)
 
 
 def test_save_load_round_trip_with_folded_scale(tmp_path) -> None:

@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
 WEIGHTS = ("W_enc", "b_enc", "W_dec", "b_dec")
@@ -87,6 +88,11 @@ class TopKSAE(torch.nn.Module):
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return (z @ self.W_dec + self.b_dec) / self.scale
 
+    def decode_sparse(self, idx: torch.Tensor, vals: torch.Tensor) -> torch.Tensor:
+        """(B, k) latent ids and values -> (B, D) reconstruction in normalised units, without
+        forming the (B, n) codes (the training path: k/n of a dense decode's work)."""
+        return F.embedding_bag(idx, self.W_dec, per_sample_weights=vals, mode="sum") + self.b_dec
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(x))
 
@@ -127,18 +133,18 @@ def reconstruction_loss(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
     return (x - x_hat).pow(2).sum(-1).mean()
 
 
-def auxk_loss(err: torch.Tensor, pre: torch.Tensor, dead: torch.Tensor, W_dec: torch.Tensor,
-              k_aux: int) -> torch.Tensor:
+def auxk_loss(err: torch.Tensor, aux_idx: torch.Tensor, aux_pre: torch.Tensor,
+              W_dec: torch.Tensor) -> torch.Tensor:
     """L_aux = sum_b ||e_b - e_hat_b||^2 / sum_b ||e_b||^2, the residual e = x - x_hat (detached)
-    rebuilt from the k_aux largest *raw* pre-activations of dead latents: e_hat = W_dec^T z_aux."""
-    n_dead = int(dead.sum())
-    if n_dead == 0:
-        return pre.new_zeros(())
-    masked = pre.masked_fill(~dead, float("-inf"))  # (B, n)
-    top = masked.topk(min(k_aux, n_dead), dim=-1)
-    z_aux = torch.zeros_like(pre).scatter_(-1, top.indices, top.values)  # raw: may be < 0
-    e_hat = z_aux @ W_dec  # (B, D)
+    rebuilt from the k_aux largest *raw* pre-activations of dead latents (`aux_idx`, `aux_pre`,
+    (B, k_aux), may be < 0): e_hat = sum_j aux_pre_bj W_dec[aux_idx_bj]."""
+    e_hat = F.embedding_bag(aux_idx, W_dec, per_sample_weights=aux_pre, mode="sum")  # (B, D)
     return (err - e_hat).pow(2).sum() / err.pow(2).sum().clamp_min(1e-12)
+
+
+def dead_topk(pre: torch.Tensor, dead: torch.Tensor, k_aux: int) -> torch.Tensor:
+    """(B, n) pre-activations -> (B, min(k_aux, n_dead)) ids of the largest dead ones."""
+    return pre.masked_fill(~dead, float("-inf")).topk(min(k_aux, int(dead.sum())), dim=-1).indices
 
 
 @dataclass
@@ -189,13 +195,17 @@ def train_sae(x: torch.Tensor, cfg: SAEConfig, log_every: int = 100) -> tuple[To
         idx = torch.randint(0, x_n.shape[0], (cfg.batch_tokens,), generator=g)
         xb = x_n[idx]  # (B, D), already normalised: the module's scale is still 1 here
         pre = sae.preacts(xb)  # (B, n)
-        z = sae.topk(pre)
-        x_hat = z @ sae.W_dec + sae.b_dec
+        top = pre.topk(cfg.k, dim=-1)
+        top_idx, vals = top.indices, top.values.relu()  # (B, k)
+        x_hat = sae.decode_sparse(top_idx, vals)
         dead = since_fired >= dead_after
         mse = reconstruction_loss(xb, x_hat)
-        alpha = cfg.aux_coef * min(int(dead.sum()) / k_aux, 1.0)
-        aux = auxk_loss((xb - x_hat).detach(), pre, dead, sae.W_dec, k_aux)
-        loss = mse + alpha * aux
+        loss, aux = mse, torch.zeros(())
+        if dead.any():
+            alpha = cfg.aux_coef * min(int(dead.sum()) / k_aux, 1.0)
+            aux_idx = dead_topk(pre.detach(), dead, k_aux)
+            aux = auxk_loss((xb - x_hat).detach(), aux_idx, pre.gather(1, aux_idx), sae.W_dec)
+            loss = mse + alpha * aux
         opt.zero_grad(set_to_none=True)
         loss.backward()
         _project_out_row_grads(sae.W_dec)
@@ -205,7 +215,8 @@ def train_sae(x: torch.Tensor, cfg: SAEConfig, log_every: int = 100) -> tuple[To
         opt.step()
         with torch.no_grad():
             sae.W_dec /= sae.W_dec.norm(dim=1, keepdim=True).clamp_min(1e-12)
-            fired = (z > 0).any(0)
+            fired = torch.zeros(cfg.n_latents, dtype=torch.bool)
+            fired[top_idx[vals > 0]] = True
             since_fired = torch.where(fired, 0, since_fired + cfg.batch_tokens)
         if step % log_every == 0 or step == cfg.steps - 1:
             log.steps.append(step)

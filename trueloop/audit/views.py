@@ -92,7 +92,8 @@ def episode_order(batch: RolloutBatch, acts: Activations, kl: torch.Tensor, n: i
     total = torch.zeros(len(batch)).index_add_(0, acts.row, kl)
     order = total.argsort(descending=True).tolist()
     flagged = [r for r in order if (v := batch.episodes[r].verdict) is not None and v.flags]
-    rest = [r for r in order if r not in set(flagged)]
+    shown = set(flagged[: n // 2])
+    rest = [r for r in order if r not in shown]
     return (flagged[: n // 2] + rest)[:n]
 
 
