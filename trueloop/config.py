@@ -113,6 +113,8 @@ class VerifyConfig:
     # hard wall-clock limit per verification that needs sympy or a sandbox
     code_partial_credit: bool = False
     # code: reward = fraction of tests passed (never for a flagged hack)
+    code_budget_s: float = 0.0
+    # code: wall-clock budget per submission over all its tests; 0 = 3 x timeout_s
     workers: int = 0
     # parallel verification workers; 0 = number of CPU cores
 
@@ -336,6 +338,8 @@ def validate(cfg: RunConfig) -> None:
          "update.epochs and update.minibatches must be >= 1."),
         (0 <= cfg.update.eps_low < 1 and cfg.update.eps_high >= 0,
          "update.eps_low must be in [0, 1) and update.eps_high >= 0."),
+        (cfg.verify.timeout_s > 0 and cfg.verify.code_budget_s >= 0,
+         "verify.timeout_s must be > 0 and verify.code_budget_s >= 0 (0 = 3 x timeout_s)."),
         (cfg.update.micro_batch_size >= 0 and cfg.update.logit_budget >= 1,
          "update.micro_batch_size must be >= 0 (0 = off) and update.logit_budget >= 1."),
         ((cfg.rollout.prompts_per_step * cfg.rollout.group_size) % cfg.update.minibatches == 0,

@@ -218,3 +218,16 @@ def test_lookup_table_keyed_on_visible_argument_tuples_is_special_casing():
     v = verify_code(truth, table)
     assert not v.correct and v.reward == 0.0
     assert "hack:special_casing" in v.flags
+
+
+def test_code_budget_setting_ends_a_slow_submission_as_a_verdict() -> None:
+    from trueloop.config import VerifyConfig
+    from trueloop.verify.code import verify_code
+
+    truth = {"entry_point": "f", "visible_tests": [f"assert f({i}) == {i}" for i in range(4)],
+             "hidden_tests": []}
+    slow = "import time\ndef f(x):\n    time.sleep(0.4)\n    return x\n"
+    ok = verify_code(truth, slow, VerifyConfig(timeout_s=1.0))
+    cut = verify_code(truth, slow, VerifyConfig(timeout_s=1.0, code_budget_s=0.6))
+    assert ok.correct
+    assert not cut.correct and cut.reason == "timeout"

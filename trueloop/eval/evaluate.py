@@ -18,6 +18,7 @@ from trueloop.config import RolloutConfig, RunConfig, VerifyConfig
 from trueloop.eval.passk import pass_at_k_ci
 from trueloop.policy import Policy
 from trueloop.rollout import play
+from trueloop.rollout.metrics import episode_metrics
 from trueloop.tasks.base import Task
 
 CHUNK_PROMPTS = 32
@@ -39,6 +40,8 @@ class EvalResult:
     reasons: dict[str, int]
     flags: dict[str, int]
     samples: list[dict[str, Any]] = field(default_factory=list)
+    episodes: dict[str, float] = field(default_factory=dict)
+    # episode/* means over every evaluated episode (turns, tool calls, stop reasons)
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -58,12 +61,14 @@ def evaluate(policy: Policy, task: Task, *, n_problems: int, k: int, rollout: Ro
     reasons: Counter[str] = Counter()
     flags: Counter[str] = Counter()
     samples: list[dict[str, Any]] = []
+    all_episodes = []
     policy.model.eval()
     for start in range(0, n_problems, CHUNK_PROMPTS):
         chunk = problems[start:start + CHUNK_PROMPTS]
         played = play(task, policy, chunk, cfg, verify or VerifyConfig(), group_size=k,
                       generator=generator)
         batch, verdicts = played.batch, played.verdicts
+        all_episodes += batch.episodes
         for i, p in enumerate(chunk):
             vs = verdicts[i * k:(i + 1) * k]
             counts.append(sum(v.correct for v in vs))
@@ -76,7 +81,8 @@ def evaluate(policy: Policy, task: Task, *, n_problems: int, k: int, rollout: Ro
     p1, lo1, hi1 = pass_at_k_ci(counts, k, 1)
     pk, lok, hik = pass_at_k_ci(counts, k, k)
     return EvalResult(task.name, task.difficulty, task.horizon, n_problems, k, p1, (lo1, hi1),
-                      pk, (lok, hik), counts, dict(reasons), dict(flags), samples)
+                      pk, (lok, hik), counts, dict(reasons), dict(flags), samples,
+                      episode_metrics(all_episodes))
 
 
 def evaluate_run(policy: Policy, task: Task, cfg: RunConfig,

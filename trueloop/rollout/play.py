@@ -10,6 +10,7 @@ verdict `env_error` with reward 0, and the update leaves it out of the loss.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, replace
 
@@ -41,6 +42,9 @@ def play(task: Task, policy: Policy, problems: list[Problem], rollout: RolloutCo
          generator: torch.Generator | None = None) -> Played:
     """G = `group_size` episodes of each problem, sampled together and verified."""
     envs = [task.make_env(p, verify=verify) for p in problems for _ in range(group_size)]
+    extra = tuple(s for s in task.stop_strings() if s not in rollout.stop)
+    if extra:  # the task's own turn enders (a tool env's closing tags)
+        rollout = dataclasses.replace(rollout, stop=rollout.stop + extra)
     try:
         t0 = time.perf_counter()
         batch = run_episodes(policy, envs, rollout, generator=generator, group_size=group_size)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from trueloop.tasks.arithmetic import Arithmetic
 from trueloop.tasks.base import Task
 from trueloop.tasks.chain import Chain
-from trueloop.tasks.code import CodeTask
+from trueloop.tasks.code import CodeStdioTask, CodeTask
 from trueloop.tasks.countdown import Countdown
 from trueloop.tasks.linear_equation import LinearEquation
 from trueloop.tasks.math_datasets import GSM8K, MathDataset
@@ -28,6 +28,7 @@ TASKS: dict[str, type[Task]] = {
     "math": MathDataset,
 }
 TASKS["code"] = CodeTask
+TASKS["code_stdio"] = CodeStdioTask
 
 
 def register(name: str, task_class: type[Task], *, replace: bool = False) -> None:

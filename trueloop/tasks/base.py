@@ -105,6 +105,11 @@ class Task(ABC):
 
         return SingleTurnEnv(self, problem, verify)
 
+    def stop_strings(self) -> tuple[str, ...]:
+        """Strings that end an action, besides EOS and `rollout.stop` (a tool env's closing
+        tags, so a turn ends right after a call). Default: none."""
+        return ()
+
     def end_step(self) -> None:
         """Called by the trainer after every training step: a task with run-level state (the
         `memory` environment's store) commits what the step's episodes wrote. Default: none."""

@@ -124,7 +124,7 @@ def _prepare(truth: Mapping[str, Any], completion: str, tests: tuple[SplitTest, 
     job = Job(source=source, calls=tuple(calls), stmts=tuple(stmts), setup=setup,
               timeout_s=float(truth.get("timeout_s") or cfg.timeout_s), expect=tuple(expect),
               fail_fast=not cfg.code_partial_credit, order=tuple(order),
-              proxied=tuple(sorted(proxied)))
+              proxied=tuple(sorted(proxied)), budget_s=cfg.code_budget_s or None)
     return _Prepared(source, tests[:nv], tests[nv:], job)
 
 

@@ -78,7 +78,7 @@ def prepare(truth: Mapping[str, Any], source: str, cfg: VerifyConfig) -> StdioPr
     cap = min(max(64 << 10, 2 * max(map(len, outputs), default=0) + 4096), MAX_OUTPUT_BYTES)
     job = Job(source=source, stdin_runs=inputs, output_bytes=cap,
               timeout_s=float(truth.get("timeout_s") or cfg.timeout_s),
-              fail_fast=not cfg.code_partial_credit,
+              fail_fast=not cfg.code_partial_credit, budget_s=cfg.code_budget_s or None,
               expect_stdout=tuple((o, mode, tol) for o in outputs))
     return StdioPrepared(source, len(truth.get("visible_tests", ())), outputs, inputs, mode,
                          tol, job)
