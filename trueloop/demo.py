@@ -1,4 +1,4 @@
-"""`trueloop demo [--out DIR] [--seed S]`: the embedded end-to-end run on a laptop CPU.
+"""`trueloop demo [--env NAME] [--out DIR] [--seed S]`: the embedded end-to-end run on a laptop CPU.
 
 1. prior: pretrain the built-in tiny model on worked solutions of *short* problems (cached on disk);
 2. evaluate it on held-out test problems: the RL target cell, an easy cell, and more cells;
@@ -6,6 +6,9 @@
 4. evaluate again with the same problems and the same sampling seeds (a paired comparison);
 5. write `evals.json`, `summary.json` and the report (`report.html` + PNG plots).
 The configuration is `trueloop/configs/demo.toml`; any field can be overridden (`--update.lr 1e-4`).
+`--env tool_chain` runs the multi-turn horizon demo instead (`configs/demo_tool_chain.toml`): the
+same five stages on a tool-using environment, evaluated at every horizon (`by_horizon` in the
+summary).
 """
 
 from __future__ import annotations
@@ -27,12 +30,23 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="runs/demo", help="run folder")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--config", help="a TOML file to use instead of the built-in demo config")
+    p.add_argument("--env", help="a multi-turn demo instead: " + ", ".join(env_demos()))
     p.add_argument("--resume", action="store_true", help="continue an interrupted demo in OUT")
     p.set_defaults(func=run, overrides=[])
 
 
-def demo_config_path() -> Path:
-    return Path(str(resources.files("trueloop.configs") / "demo.toml"))
+def demo_config_path(env: str | None = None) -> Path:
+    name = "demo.toml" if env is None else f"demo_{env}.toml"
+    path = Path(str(resources.files("trueloop.configs") / name))
+    if not path.is_file():
+        raise ValueError(f"there is no demo for environment {env!r}; known: "
+                         f"{', '.join(env_demos())}.")
+    return path
+
+
+def env_demos() -> list[str]:
+    folder = resources.files("trueloop.configs")
+    return sorted(p.name[5:-5] for p in folder.iterdir() if p.name.startswith("demo_"))
 
 
 def eval_sets(cfg: RunConfig) -> dict[str, str]:
@@ -101,15 +115,37 @@ def run_demo(cfg: RunConfig, out: Path, *, resume: bool = False) -> dict[str, An
     }
     if "easy" in before:
         summary["delta_easy_pass@1"] = after["easy"]["pass@1"] - before["easy"]["pass@1"]
+    summary.update(horizon_summary(cfg, before, after))
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     write_report(out)
     return summary
 
 
+def horizon_summary(cfg: RunConfig, before: dict, after: dict) -> dict[str, Any]:
+    """pass@1 per horizon of the target task (other eval sets of the same task and difficulty),
+    the horizons trained on, and episode shape before/after; {} with fewer than two horizons."""
+    t = cfg.task
+    by: dict[str, dict[str, Any]] = {}
+    for name, r in before.items():
+        if r["task"] == t.name and r["difficulty"] == t.difficulty and r["horizon"] is not None:
+            by[str(r["horizon"])] = {phase: {"pass@1": res[name]["pass@1"],
+                                             "pass@1_ci": res[name]["pass@1_ci"]}
+                                     for phase, res in (("before", before), ("after", after))}
+    if len(by) < 2:
+        return {}
+    prior = sorted({int(c.split(":")[2]) for c in cfg.prior.mixture
+                    if c.split(":")[0] == t.name and c.split(":")[2] not in ("", "-")})
+    episodes = {phase: {k: res["target"].get("episodes", {}).get(f"episode/{k}")
+                        for k in ("turns_mean", "tool_calls_mean")}
+                for phase, res in (("before", before), ("after", after))}
+    return {"by_horizon": dict(sorted(by.items(), key=lambda kv: int(kv[0]))),
+            "trained_horizons": {"rl": t.horizon, "prior": prior}, "episodes": episodes}
+
+
 def run(args: argparse.Namespace) -> int:
     overrides = list(args.overrides) + ["--seed", str(args.seed)]
     try:
-        cfg = load_config(args.config or demo_config_path(), overrides)
+        cfg = load_config(args.config or demo_config_path(args.env), overrides)
     except (ValueError, FileNotFoundError) as e:
         print(f"trueloop demo: {e}", file=sys.stderr)
         return 2
@@ -118,5 +154,7 @@ def run(args: argparse.Namespace) -> int:
     b, a = summary["before"], summary["after"]
     print(f"held-out pass@1 on {summary['task']}: {b['pass@1']:.3f} {b['pass@1_ci']} -> "
           f"{a['pass@1']:.3f} {a['pass@1_ci']}  ({summary['wall_seconds']:.0f} s)")
+    for h, r in summary.get("by_horizon", {}).items():
+        print(f"  horizon {h}: {r['before']['pass@1']:.3f} -> {r['after']['pass@1']:.3f}")
     print(f"report: {out / 'report.html'}")
     return 0

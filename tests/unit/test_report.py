@@ -18,7 +18,8 @@ from trueloop.report.run import series, smooth
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 EVIL = "<script>alert('pwned')</script><img src=x onerror=alert(1)>"
-METRIC_PLOTS = {"reward", "length", "reasons", "hacks", "update", "reward_terms", "time"}
+METRIC_PLOTS = {"reward", "length", "episodes", "reasons", "hacks", "update", "reward_terms",
+                "time"}
 EVAL_PLOTS = {"passk", "levels"}
 
 
@@ -36,7 +37,9 @@ def metrics_rows(n: int, seed: int = 0) -> list[dict]:
                "update/lr": 1e-3, "verify/reason/ok": acc, "verify/reason/wrong": 1 - acc,
                "verify/hack_rate": 0.0, "audit/prompt_echo_rate": 0.01, "time/step": 0.5,
                "time/sample": 0.3, "perf/tokens_per_s": 900 + step, "reward/format": 0.9,
-               "reward/zero_var_frac": 0.5 - acc / 4}
+               "reward/zero_var_frac": 0.5 - acc / 4, "episode/turns_mean": 1 + 3 * acc,
+               "episode/tool_calls_mean": 2 * acc, "episode/stop/done": acc,
+               "episode/stop/max_turns": 1 - acc}
         if step % 5 == 0:  # rates only for reasons/flags seen that step
             row.update({"verify/reason/wrong": 0.8 - acc, "verify/reason/no_answer": 0.2,
                         "verify/flag/hack:echo": 0.1, "verify/hack_rate": 0.1})

@@ -135,6 +135,24 @@ def plot_length(run: RunData) -> Figure | None:
     return fig
 
 
+def plot_episodes(run: RunData) -> Figure | None:
+    """Multi-turn episodes: turns and tool calls per episode, and how episodes ended, per step."""
+    turns = series(run.rows, "episode/turns_mean")
+    if not turns[1] or max(turns[1]) <= 1.0:  # single-turn runs: nothing to show
+        return None
+    fig, (ax1, ax2) = _figure(2)
+    _curve(ax1, *turns, label="turns / episode")
+    _curve(ax1, *series(run.rows, "episode/tool_calls_mean"), label="tool calls / episode",
+           color="#ff7f0e")
+    _finish(ax1, "Turns and tool calls", "per episode")
+    for key in keys_with_prefix(run.rows, "episode/stop/"):
+        steps, values = series(run.rows, key)
+        if any(values):
+            _curve(ax2, steps, values, label=key.removeprefix("episode/stop/"))
+    _finish(ax2, "How episodes ended", "fraction", outside=True)
+    return fig
+
+
 def plot_reasons(run: RunData) -> Figure | None:
     """Verdict reasons over time, stacked (a reason missing from a step's row counts 0)."""
     keys = keys_with_prefix(run.rows, "verify/reason/")
@@ -278,6 +296,7 @@ PLOTS: dict[str, Callable[[RunData], Figure | None]] = {
     "passk": plot_passk,
     "levels": plot_levels,
     "length": plot_length,
+    "episodes": plot_episodes,
     "reasons": plot_reasons,
     "hacks": plot_hacks,
     "update": plot_update,
