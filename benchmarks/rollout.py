@@ -133,6 +133,8 @@ def main() -> None:
     ap.add_argument("--temperature", type=float, default=1.0)
     ap.add_argument("--top-p", type=float, default=1.0)
     ap.add_argument("--top-k", type=int, default=0)
+    ap.add_argument("--draw", default="race", choices=["race", "cdf"],
+                    help="trueloop's token draw (rollout.draw); cdf suits a real vocabulary")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=0, help="torch threads; 0 = torch default")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -144,7 +146,7 @@ def main() -> None:
     prompts = make_prompts(policy, args.prompts)
     cfg = RolloutConfig(prompts_per_step=args.prompts, group_size=args.group,
                         max_new_tokens=args.max_new_tokens, temperature=args.temperature,
-                        top_p=args.top_p, top_k=args.top_k)
+                        top_p=args.top_p, top_k=args.top_k, draw=args.draw)
     for fn in (run_trueloop, run_generate):  # warm-up (allocator, kernels, lazy imports)
         fn(policy, prompts[:2], cfg, 0)
     run_bare_decode(policy, prompts[:2], dataclasses.replace(cfg, max_new_tokens=2), 0)
