@@ -76,3 +76,20 @@ def test_non_hack_flag_keeps_reward():
 def test_buffer_longer_than_cap_raises():
     with pytest.raises(ValueError, match="overlong_buffer"):
         score(RIGHT, RewardConfig(length_penalty=1.0, overlong_buffer=200), max_new_tokens=100)
+
+
+def test_environment_shaping_terms_are_named_components_and_hacks_lose_them() -> None:
+    from trueloop.config import RewardConfig
+    from trueloop.reward import compute_reward
+    from trueloop.types import Verdict
+
+    shaped = Verdict(False, 0.0, "wrong", details={"shaping": {"tool_ok": 0.1, "flood": -0.05}})
+    total, parts = compute_reward(shaped, finish_reason="stop", num_tokens=5, max_new_tokens=8,
+                                  cfg=RewardConfig())
+    assert parts["reward/shaping/tool_ok"] == 0.1 and parts["reward/shaping/flood"] == -0.05
+    assert total == sum(parts.values())
+    hacked = Verdict(False, 0.0, "hacked", frozenset({"hack:exit"}),
+                     details={"shaping": {"tool_ok": 0.1, "flood": -0.05}})
+    total, parts = compute_reward(hacked, finish_reason="stop", num_tokens=5, max_new_tokens=8,
+                                  cfg=RewardConfig())
+    assert parts["reward/shaping/tool_ok"] == 0.0 and total == -0.05

@@ -9,6 +9,11 @@ trainer can log their batch means as they are.
 
 How to add a shaping term: a function `(RewardInput, RewardConfig) -> float` in `terms.py`, its
 weight as a field of `RewardConfig`, and one entry in `TERMS`.
+
+Environment shaping: an environment's verdict may carry per-episode shaping terms of its own in
+`details["shaping"]` (name -> value, e.g. a small bonus per successful tool call, computed from
+the env's state and the policy's actions). Each becomes the component `reward/shaping/<name>`,
+under the same hack rule (a hacked verdict keeps only its non-positive terms).
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ def compute_reward(
                          f"got {cfg.overlong_buffer}. Lower it or raise rollout.max_new_tokens.")
     x = RewardInput(verdict, finish_reason, num_tokens, max_new_tokens)
     components = {name: term(x, cfg) for name, term in TERMS.items()}
+    for name, value in (verdict.details.get("shaping") or {}).items():
+        components[f"reward/shaping/{name}"] = float(value)
     if verdict.hacked:
         components = {name: min(value, 0.0) for name, value in components.items()}
     return sum(components.values()), components
