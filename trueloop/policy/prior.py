@@ -81,16 +81,17 @@ def encode(policy: Policy, prompt: str, completion: str) -> tuple[list[int], lis
 
 def encode_problem(policy: Policy, task: Task, problem: Problem,
                    noise: float) -> tuple[list[int], list[int]]:
-    """A worked example: a single-turn solution, or for a multi-turn environment (a task with
+    """A worked example: a single-turn solution, or for a multi-turn environment (an env with
     `oracle_actions`) the oracle's episode as the runner lays it out (`rollout.trace`), with
     observations masked out of the loss. Noise replaces the final answer as `teach` does."""
-    if not hasattr(task, "oracle_actions"):
+    env = task.make_env(problem)
+    if not hasattr(env, "oracle_actions"):
         return encode(policy, problem.prompt, teach(task, problem, noise))
     from trueloop.rollout.trace import trace_ids
 
-    actions = list(task.oracle_actions(problem))
+    actions = list(env.oracle_actions(problem))
     actions[-1] = teach_text(task, problem, actions[-1], noise)
-    return trace_ids(policy, task.make_env(problem), actions, tuple(task.stop_strings()))
+    return trace_ids(policy, env, actions, tuple(task.stop_strings()))
 
 
 def make_batch(policy: Policy, cells: list[tuple[Task, float]], rng: random.Random, size: int,
