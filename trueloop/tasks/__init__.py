@@ -13,6 +13,7 @@ from trueloop.tasks.code import CodeStdioTask, CodeTask
 from trueloop.tasks.countdown import Countdown
 from trueloop.tasks.linear_equation import LinearEquation
 from trueloop.tasks.math_datasets import GSM8K, MathDataset
+from trueloop.tasks.tool_chain import ToolChain
 from trueloop.tasks.word_problem import WordProblem
 
 if TYPE_CHECKING:
@@ -26,6 +27,7 @@ TASKS: dict[str, type[Task]] = {
     "word_problem": WordProblem,
     "gsm8k": GSM8K,
     "math": MathDataset,
+    "tool_chain": ToolChain,
 }
 TASKS["code"] = CodeTask
 TASKS["code_stdio"] = CodeStdioTask
