@@ -36,6 +36,9 @@ def test_lens_reads_the_direction_of_a_token() -> None:
     h_bar = torch.zeros(32)
     top = logit_lens(model, h_bar, 5.0 * model.lm_head.weight[7].detach(), top=1)
     assert top[0][0] == 7
+    only = logit_lens(model, h_bar, 5.0 * model.lm_head.weight[7].detach(), top=3,
+                      vocab=torch.tensor([2, 3]))
+    assert sorted(i for i, _ in only) == [2, 3]
 
 
 def test_activation_diff_of_identical_activations_is_zero() -> None:

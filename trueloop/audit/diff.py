@@ -60,21 +60,25 @@ def final_norm(model: torch.nn.Module) -> torch.nn.Module:
 
 
 @torch.no_grad()
-def logit_lens(model: torch.nn.Module, h_bar: torch.Tensor, v: torch.Tensor,
-               top: int = 5) -> list[tuple[int, float]]:
-    """Top (token id, logit change) of W_U norm(h_bar + v) - W_U norm(h_bar)."""
+def logit_lens(model: torch.nn.Module, h_bar: torch.Tensor, v: torch.Tensor, top: int = 5,
+               vocab: torch.Tensor | None = None) -> list[tuple[int, float]]:
+    """Top (token id, logit change) of W_U norm(h_bar + v) - W_U norm(h_bar), among the token
+    ids `vocab` when given (ids that never occur, such as a char tokenizer's unused slots, have
+    untrained unembedding rows that move with the norm of the state and crowd out the rest)."""
     norm, head = final_norm(model), base_model(model).get_output_embeddings()
     p = next(model.parameters())
     both = torch.stack([h_bar + v, h_bar]).to(p.device, p.dtype)
     logits = head(norm(both)).float().cpu()  # (2, V)
     change = logits[0] - logits[1]
-    vals, ids = change.topk(top)
+    if vocab is not None:
+        change = torch.full_like(change, float("-inf")).index_copy_(0, vocab, change[vocab])
+    vals, ids = change.topk(min(top, len(change) if vocab is None else len(vocab)))
     return [(int(i), float(c)) for i, c in zip(ids, vals, strict=True)]
 
 
 @torch.no_grad()
 def activation_diff(model: torch.nn.Module, h_pol: torch.Tensor, h_base: torch.Tensor,
-                    kl: torch.Tensor, top: int = 5) -> dict:
+                    kl: torch.Tensor, top: int = 5, vocab: torch.Tensor | None = None) -> dict:
     """Mean and KL-weighted activation difference at one site, with their logit-lens readout."""
     d = h_pol - h_base  # (M, D)
     delta = d.mean(0)
@@ -82,8 +86,8 @@ def activation_diff(model: torch.nn.Module, h_pol: torch.Tensor, h_base: torch.T
     h_bar, scale = h_base.mean(0), h_base.norm(dim=1).mean().clamp_min(1e-12)
     return {"delta_rel_norm": float(delta.norm() / scale),
             "delta_kl_rel_norm": float(delta_kl.norm() / scale),
-            "lens_delta": logit_lens(model, h_bar, delta, top),
-            "lens_delta_kl": logit_lens(model, h_bar, delta_kl, top)}
+            "lens_delta": logit_lens(model, h_bar, delta, top, vocab),
+            "lens_delta_kl": logit_lens(model, h_bar, delta_kl, top, vocab)}
 
 
 @dataclass(frozen=True)

@@ -114,6 +114,7 @@ def fit_sae(site: str, acts: Activations, base_acts: Activations, train: torch.T
         m["explained_variance_actions"] = explained_variance(acts.x[site][act],
                                                              sae(acts.x[site][act]))
     m["train_tokens"], m["final_mse"] = len(x_tr), log.mse[-1]
+    m["train_dead_fraction"] = log.dead_fraction[-1]  # by the training window (sae.py)
     return sae, m
 
 
@@ -179,8 +180,9 @@ def audit_run(run: str | Path, acfg: AuditConfig = AuditConfig(), base: str | No
     diff = {"kl_mean": float(kl[acts.predicts_action].mean()),
             "kl_top1pct_share": float(kl.sort(descending=True).values[:max(1, len(kl) // 100)]
                                       .sum() / kl.sum().clamp_min(1e-12)), "sites": {}}
+    sampled = acts.token[acts.is_action].unique()  # the lens ranks tokens the policy emits
     for site in all_sites:
-        d = activation_diff(policy.model, acts.x[site], base_acts.x[site], kl)
+        d = activation_diff(policy.model, acts.x[site], base_acts.x[site], kl, vocab=sampled)
         for key in ("lens_delta", "lens_delta_kl"):
             d[f"{key}_tokens"] = [(tok.decode([i]), c) for i, c in d.pop(key)]
         diff["sites"][site] = d
