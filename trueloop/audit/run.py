@@ -135,11 +135,33 @@ def fit_probes(x: torch.Tensor, acts: Activations, labels: dict[str, torch.Tenso
     return scores, probes
 
 
+def diff_summary(model: torch.nn.Module, acts: Activations, base_acts: Activations,
+                 kl: torch.Tensor, sites: list[str], tokenizer) -> dict:
+    """Where the KL sits, and delta / delta_KL with their logit lens at each site."""
+    top1 = kl.sort(descending=True).values[:max(1, len(kl) // 100)]
+    out = {"kl_mean": float(kl[acts.predicts_action].mean()),
+           "kl_top1pct_share": float(top1.sum() / kl.sum().clamp_min(1e-12)), "sites": {}}
+    sampled = acts.token[acts.is_action].unique()  # the lens ranks tokens the policy emits
+    for site in sites:
+        d = activation_diff(model, acts.x[site], base_acts.x[site], kl, vocab=sampled)
+        for key in ("lens_delta", "lens_delta_kl"):
+            d[f"{key}_tokens"] = [(tokenizer.decode([i]), c) for i, c in d.pop(key)]
+        out["sites"][site] = d
+    return out
+
+
 def audit_run(run: str | Path, acfg: AuditConfig = AuditConfig(), base: str | None = None,
               log=print) -> dict:
     from trueloop.tasks import task_from_config
 
-    t0 = time.perf_counter()
+    t0 = last_lap = time.perf_counter()
+    seconds: dict[str, float] = {}
+
+    def lap(name: str) -> float:
+        nonlocal last_lap
+        now = time.perf_counter()
+        seconds[name], last_lap = now - last_lap, now
+        return seconds[name]
     run = Path(run)
     out = run / "audit"
     cfg = load_run_config(run)
@@ -152,8 +174,7 @@ def audit_run(run: str | Path, acfg: AuditConfig = AuditConfig(), base: str | No
     played = play(task, policy, problems, cfg.rollout, cfg.verify, group_size=g,
                   generator=torch.Generator().manual_seed(acfg.seed))
     batch = played.batch
-    t_play = time.perf_counter()
-    log(f"[audit] {len(batch)} episodes played ({t_play - t0:.0f} s)")
+    log(f"[audit] {len(batch)} episodes played ({lap('play'):.0f} s)")
     sites = list(dict.fromkeys(canonical_site(policy.model, s) for s in acfg.sites))
     last = canonical_site(policy.model, "blocks.-1")
     all_sites = list(dict.fromkeys([*sites, last]))
@@ -162,6 +183,7 @@ def audit_run(run: str | Path, acfg: AuditConfig = AuditConfig(), base: str | No
     if acfg.save_acts:
         acts.save(out / "acts" / "policy")
         base_acts.save(out / "acts" / "base")
+    lap("activations")
     train_rows, held_rows = split_rows(len(batch), g, acfg.heldout)
     held = torch.isin(acts.row, held_rows)
     kl = token_kl(policy.model, start.model, batch, acts) * acts.predicts_action
@@ -175,17 +197,10 @@ def audit_run(run: str | Path, acfg: AuditConfig = AuditConfig(), base: str | No
         m.update(loss_recovered(policy.model, batch.select(held_rows), site, sae, mean))
         sae_metrics[site], saes[site] = m, sae
         log(f"[audit] {site}: EV {m['explained_variance']:.3f} loss recovered "
-            f"{m['loss_recovered']:.3f} L0 {m['l0']:.1f} dead {m['dead_fraction']:.3f}")
+            f"{m['loss_recovered']:.3f} L0 {m['l0']:.1f} dead {m['dead_fraction']:.3f} "
+            f"({lap(f'sae/{site}'):.0f} s)")
     tok = policy.tokenizer
-    diff = {"kl_mean": float(kl[acts.predicts_action].mean()),
-            "kl_top1pct_share": float(kl.sort(descending=True).values[:max(1, len(kl) // 100)]
-                                      .sum() / kl.sum().clamp_min(1e-12)), "sites": {}}
-    sampled = acts.token[acts.is_action].unique()  # the lens ranks tokens the policy emits
-    for site in all_sites:
-        d = activation_diff(policy.model, acts.x[site], base_acts.x[site], kl, vocab=sampled)
-        for key in ("lens_delta", "lens_delta_kl"):
-            d[f"{key}_tokens"] = [(tok.decode([i]), c) for i, c in d.pop(key)]
-        diff["sites"][site] = d
+    diff = diff_summary(policy.model, acts, base_acts, kl, all_sites, tok)
     primary = sites[0]
     shifts = feature_shifts(saes[primary], acts.x[primary], base_acts.x[primary], kl, acts.row,
                             seed=acfg.seed)
@@ -195,6 +210,7 @@ def audit_run(run: str | Path, acfg: AuditConfig = AuditConfig(), base: str | No
     p0 = next(iter(probes.items()), None)
     episodes = episode_views(batch, acts, tok, kl, shifts, p0, acts.x[primary], held_rows,
                              acfg.episodes_shown)
+    lap("diff_probes_views")
     m0 = sae_metrics[primary]
     metrics = {
         "site": primary, **{k: m0[k] for k in ("explained_variance", "loss_recovered",
@@ -203,9 +219,10 @@ def audit_run(run: str | Path, acfg: AuditConfig = AuditConfig(), base: str | No
         "rollouts": {"episodes": len(batch), "tokens": len(acts), "heldout_episodes":
                      len(held_rows), "reward_mean": sum(v.reward for v in played.verdicts)
                      / len(batch)},
-        "config": asdict(acfg), **hashes, "seconds": {"play": t_play - t0,
-                                                      "total": time.perf_counter() - t0},
+        "config": asdict(acfg), **hashes,
     }
+    seconds["total"] = time.perf_counter() - t0
+    metrics["seconds"] = seconds
     from trueloop.audit.page import render_audit
 
     out.mkdir(parents=True, exist_ok=True)
