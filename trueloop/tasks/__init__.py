@@ -12,6 +12,7 @@ from trueloop.tasks.chain import Chain
 from trueloop.tasks.code import CodeStdioTask, CodeTask
 from trueloop.tasks.countdown import Countdown
 from trueloop.tasks.linear_equation import LinearEquation
+from trueloop.tasks.lookup import Lookup
 from trueloop.tasks.math_datasets import GSM8K, MathDataset
 from trueloop.tasks.tool_chain import ToolChain
 from trueloop.tasks.word_problem import WordProblem
@@ -28,6 +29,7 @@ TASKS: dict[str, type[Task]] = {
     "gsm8k": GSM8K,
     "math": MathDataset,
     "tool_chain": ToolChain,
+    "lookup": Lookup,
 }
 TASKS["code"] = CodeTask
 TASKS["code_stdio"] = CodeStdioTask
