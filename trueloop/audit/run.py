@@ -48,8 +48,8 @@ class AuditConfig:
     # SAE latents per input dimension
     k: int = 16
     # active latents per token
-    steps: int = 1500
-    # SAE optimiser steps
+    steps: int = 1000
+    # SAE optimiser steps (about 50 passes over the tiny demo's 84k training tokens)
     batch_tokens: int = 4096
     top_features: int = 8
     # shifted latents shown, each with `contexts` top-activating contexts
