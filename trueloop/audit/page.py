@@ -3,7 +3,8 @@ per-token feature highlights. One self-contained file: no scripts, no external C
 
 A token strip is one `<span>` per token, its background alpha a = clip(v / v_max, 0, 1) and its
 title the value, after the openai sae-viewer / circuitsvis look; newlines and spaces show as
-`⏎` / `·`; policy-sampled tokens are underlined.
+`⏎` / `·`; policy-sampled tokens are underlined. A value at token t was read while the model
+predicted token t + 1 (the KL strip marks the token *before* the one whose distribution moved).
 
 Threat model (tokens are untrusted model output; a run folder may come from anyone):
 - Covered: every string that reaches the page (tokens, prompts, flags, reasons, metric keys,
