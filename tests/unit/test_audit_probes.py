@@ -44,3 +44,15 @@ def test_probe_finds_a_planted_direction() -> None:
     out = evaluate_probe(probe, x[300:], y[300:])
     assert out["auroc"] > 0.95
     assert probe.w.abs().argmax() == 3
+
+
+def test_labels_from_verdict_flags_and_heldout_groups() -> None:
+    from trueloop.audit.run import split_rows, verdict_labels
+    from trueloop.types import Episode, Verdict
+
+    v = [Verdict(True, 1.0, "ok"), Verdict(False, 0.0, "wrong", frozenset({"hack:exit"})), None]
+    eps = [Episode("p", (), "done", 1, 0, verdict=x) for x in v]
+    labels = verdict_labels(eps)
+    assert labels["hack:exit"].tolist() == [0, 1, 0] and labels["correct"].tolist() == [1, 0, 0]
+    train, held = split_rows(16, 4, 0.25)
+    assert train.tolist() == list(range(12)) and held.tolist() == [12, 13, 14, 15]
