@@ -14,6 +14,7 @@ from trueloop.tasks.countdown import Countdown
 from trueloop.tasks.linear_equation import LinearEquation
 from trueloop.tasks.lookup import Lookup
 from trueloop.tasks.math_datasets import GSM8K, MathDataset
+from trueloop.tasks.memory import Memory
 from trueloop.tasks.tool_chain import ToolChain
 from trueloop.tasks.word_problem import WordProblem
 
@@ -30,6 +31,7 @@ TASKS: dict[str, type[Task]] = {
     "math": MathDataset,
     "tool_chain": ToolChain,
     "lookup": Lookup,
+    "memory": Memory,
 }
 TASKS["code"] = CodeTask
 TASKS["code_stdio"] = CodeStdioTask

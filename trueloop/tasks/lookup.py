@@ -1,6 +1,6 @@
 """`lookup`: follow pointers through a key-value store over H `get` calls to a number.
 
-    Follow q to a number.                    the prompt (answer_format="none"): no facts in it
+    Store 4821: follow q.                    the prompt (answer_format="none"): no facts in it
     <get>q</get>       -> c=w q=m            the asked key's entry, shuffled among decoy entries
     <get>m</get>       -> m=b a=r
     <get>b</get>       -> b=48 k=73          the last key holds a number
@@ -14,14 +14,14 @@ the store outgrows the alphabet).
 
 Horizon = H, the number of `get` calls (default 3). Difficulty sets the decoys per result line
 (1 at d1-3, 2 at d4-6, 3 at d7-9, 4 at d10) and the value digits (2 at d1-2, 3 at d3-4, ...).
-The split key is the store and the start key (the prompt alone repeats across problems, the
-store never does). Judged as every horizon env is (`tool_chain.HorizonEnv`).
+The split key is the question text: the start key and a store number (0..9999, drawn per problem;
+it names the store and reveals nothing in it), so prompts of the two splits never coincide.
+Judged as every horizon env is (`tool_chain.HorizonEnv`).
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 import random
 import string
 from typing import ClassVar
@@ -83,8 +83,9 @@ class Lookup(HorizonTask):
                                      if o != k], n)]
             rng.shuffle(shown)
             view[k] = " ".join(f"{o}={store[o]}" for o in shown)
-        question = f"Follow {chain[0]} to a number."
-        key = json.dumps([chain[0], store], sort_keys=True)
-        return Draw(question=question, answer=str(answer), key=key,
+        number = rng.randrange(9_999)
+        number += number >= answer  # 0..9999, never the answer
+        question = f"Store {number}: follow {chain[0]}."
+        return Draw(question=question, answer=str(answer), key=question,
                     truth={"chain": chain, "store": store, "view": view},
                     meta={"horizon": h})

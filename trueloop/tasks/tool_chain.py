@@ -104,6 +104,10 @@ class HorizonTask(Task):
     def make_env(self, problem: Problem, *, verify=None) -> HorizonEnv:
         return self.env_class(problem)
 
+    def replay_env(self, problem: Problem) -> HorizonEnv:
+        """The env `verify` replays a transcript in (one with no run-level side effects)."""
+        return self.make_env(problem)
+
     def stop_strings(self) -> tuple[str, ...]:
         """The closing tags that end a turn (`rollout.stop`)."""
         return tuple(f"</{n}>" for n in self.tool_names)
@@ -114,7 +118,7 @@ class HorizonTask(Task):
 
     def verify(self, problem: Problem, completion: str, cfg=None) -> Verdict:
         """Replay `completion`, cut into actions at the closing tags, against a fresh env."""
-        env = self.make_env(problem)
+        env = self.replay_env(problem)
         env.reset(problem, seed=0)
         for action in split_actions(completion, self.stop_strings())[:MAX_REPLAY_ACTIONS]:
             if env.step(action).done:
