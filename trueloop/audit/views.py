@@ -78,10 +78,13 @@ def feature_views(shifts: FeatureShifts, acts: Activations, batch: RolloutBatch,
             seen.add(r)
             cols = list(window(batch, r, c))
             toks = dec(batch.input_ids[r, cols].tolist())
+            k = cols.index(c)
+            text = "".join(toks[:k]) + "[[" + toks[k] + "]]" + "".join(toks[k + 1:])
+            if text in texts:  # a group's G samples share a prompt: show each context once
+                continue
+            texts.append(text)
             contexts.append((toks, batch.action_mask[r, cols].bool().tolist(),
                              Strip(f"f{latent}", _values(idx[r, cols], z), vmax)))
-            k = cols.index(c)
-            texts.append("".join(toks[:k]) + "[[" + toks[k] + "]]" + "".join(toks[k + 1:]))
         views.append(FeatureView(latent, stats, contexts))
         rows.append({"latent": latent, **stats, "contexts": texts})
     return views, rows
