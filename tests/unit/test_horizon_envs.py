@@ -135,25 +135,23 @@ def test_tool_chain_prompt_and_episode_fit_the_tiny_context() -> None:
     assert re.fullmatch(r"x=\d+(; x(\*|//|%|\+)=\d+){3}\. x\?", p.prompt), p.prompt
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_oracle_plays_through_the_runner(name: str, monkeypatch) -> None:
-    """A real `run_episodes` on a tiny model, the draws scripted to write the oracle actions."""
+@pytest.fixture(scope="module")
+def tiny():
     from trueloop.policy import build_tiny
+
+    return build_tiny("0.5m", seed=0)
+
+
+def run_scripted(policy, task, p, text: str, horizon: int, monkeypatch):
+    """A real `run_episodes` on a tiny model (two episodes of `p`), every draw scripted to write
+    `text`: as test_episodes.scripted, but no EOS between actions, since a tool action ends at
+    its closing tag (a stop string) and the next draw already belongs to the next turn."""
     from trueloop.rollout import episodes, run_episodes
 
-    policy = build_tiny("0.5m", seed=0)
-    horizon = 3
-    task = task_of(name, horizon)
-    warm(task, 0, 1)
-    p = task.problem(1)
-    actions = oracle(task, p)
     tok = policy.tokenizer
-    # as test_episodes.scripted, but EOS only after the final answer: a tool action ends at its
-    # closing tag (a stop string), so the next draw already belongs to the next turn
-    ids = tok("".join(actions), add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
-    script = iter(ids)  # one draw per position fills every row: both rows write the same
+    script = iter(tok(text, add_special_tokens=False)["input_ids"] + [tok.eos_token_id])
 
-    def draw(logits, generator, method="race"):
+    def draw(logits, generator, method="race"):  # one draw fills every row: both write `text`
         return torch.full((logits.shape[0],), next(script), dtype=torch.long)
 
     monkeypatch.setattr(episodes, "draw", draw)
@@ -161,9 +159,29 @@ def test_oracle_plays_through_the_runner(name: str, monkeypatch) -> None:
     envs = [task.make_env(p) for _ in range(2)]
     b = run_episodes(policy, envs, cfg, generator=torch.Generator().manual_seed(0),
                      group_size=2)
-    for ep in b.episodes:
+    return b.episodes, verify_episodes(envs)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_oracle_plays_through_the_runner(name: str, tiny, monkeypatch) -> None:
+    task = task_of(name, 3)
+    warm(task, 0, 1)
+    p = task.problem(1)
+    actions = oracle(task, p)
+    episodes, verdicts = run_scripted(tiny, task, p, "".join(actions), 3, monkeypatch)
+    for ep in episodes:
         assert ep.stop_reason == "done" and len(ep.turns) == len(actions), ep
-    assert [v.reward for v in verify_episodes(envs)] == [1.0, 1.0]
+        assert sum(ep.tool_calls.values()) == len(actions) - 1
+    assert [v.reward for v in verdicts] == [1.0, 1.0]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_tool_call_flood_ends_at_max_turns_unrewarded(name: str, tiny, monkeypatch) -> None:
+    task = task_of(name, 3)
+    p = task.problem(1)
+    episodes, verdicts = run_scripted(tiny, task, p, oracle(task, p)[0] * 12, 3, monkeypatch)
+    assert [ep.stop_reason for ep in episodes] == ["max_turns"] * 2
+    assert [(v.reward, v.reason) for v in verdicts] == [(0.0, "no_answer")] * 2
 
 
 # ---- memory: the run-level store -----------------------------------------------------------------
