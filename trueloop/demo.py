@@ -9,6 +9,10 @@ The configuration is `trueloop/configs/demo.toml`; any field can be overridden (
 `--env tool_chain` runs the multi-turn horizon demo instead (`configs/demo_tool_chain.toml`): the
 same five stages on a tool-using environment, evaluated at every horizon (`by_horizon` in the
 summary).
+`--model smollm2-135m` runs the real-model demo instead (`configs/demo_smollm2.toml`): no prior,
+the pretrained model itself is the start policy, LoRA RL on a task it solves sometimes; each
+headline also carries `answer_found` (share of samples with an answer at all), told apart from
+pass@1 (the answer correct).
 """
 
 from __future__ import annotations
@@ -31,11 +35,21 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--config", help="a TOML file to use instead of the built-in demo config")
     p.add_argument("--env", help="a multi-turn demo instead: " + ", ".join(env_demos()))
+    p.add_argument("--model", help="a real-model demo instead: " + ", ".join(MODEL_DEMOS))
     p.add_argument("--resume", action="store_true", help="continue an interrupted demo in OUT")
     p.set_defaults(func=run, overrides=[])
 
 
-def demo_config_path(env: str | None = None) -> Path:
+MODEL_DEMOS = {"smollm2-135m": "smollm2"}
+# registered model name -> its demo config, configs/demo_<value>.toml
+
+
+def demo_config_path(env: str | None = None, model: str | None = None) -> Path:
+    if model is not None:
+        if model not in MODEL_DEMOS or env is not None:
+            raise ValueError(f"--model takes one of {', '.join(MODEL_DEMOS)} (without --env); "
+                             f"got {model!r}.")
+        env = MODEL_DEMOS[model]
     name = "demo.toml" if env is None else f"demo_{env}.toml"
     path = Path(str(resources.files("trueloop.configs") / name))
     if not path.is_file():
@@ -46,7 +60,8 @@ def demo_config_path(env: str | None = None) -> Path:
 
 def env_demos() -> list[str]:
     folder = resources.files("trueloop.configs")
-    return sorted(p.name[5:-5] for p in folder.iterdir() if p.name.startswith("demo_"))
+    return sorted(p.name[5:-5] for p in folder.iterdir()
+                  if p.name.startswith("demo_") and p.name[5:-5] not in MODEL_DEMOS.values())
 
 
 def eval_sets(cfg: RunConfig) -> dict[str, str]:
@@ -77,19 +92,17 @@ def evaluate_all(policy, cfg: RunConfig, label: str = "eval") -> dict[str, dict[
 
 def headline(result: dict[str, Any], k: int) -> dict[str, Any]:
     keys = ("pass@1", "pass@1_ci", f"pass@{k}", f"pass@{k}_ci")
-    return {key: result[key] for key in keys}
+    found = 1 - result["reasons"].get("no_answer", 0) / max(1, sum(result["reasons"].values()))
+    return {**{key: result[key] for key in keys}, "answer_found": found}
 
 
 def run_demo(cfg: RunConfig, out: Path, *, resume: bool = False) -> dict[str, Any]:
-    from trueloop.policy.prior import load_or_pretrain
     from trueloop.report import write_report
     from trueloop.update.trainer import train
 
     t0 = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
-    policy, folder, cached = load_or_pretrain(cfg.policy, cfg.prior,
-                                               answer_format=cfg.task.answer_format,
-                                               progress=cfg.log.progress)
+    policy, folder, cached = start_policy(cfg)
     t_prior = time.perf_counter()
     cfg = dataclasses.replace(cfg, policy=dataclasses.replace(cfg.policy, init=str(folder)))
     before = evaluate_all(policy, cfg, "eval before")
@@ -121,6 +134,19 @@ def run_demo(cfg: RunConfig, out: Path, *, resume: bool = False) -> dict[str, An
     return summary
 
 
+def start_policy(cfg: RunConfig):
+    """(policy, folder, cached): a registered pretrained model starts from itself (LoRA applied
+    by its config); the tiny model from its cached prior."""
+    from trueloop.policy import load_policy
+    from trueloop.policy.models import MODELS, resolve
+    from trueloop.policy.prior import load_or_pretrain
+
+    if cfg.policy.model in MODELS:
+        return load_policy(cfg.policy, seed=cfg.seed), resolve(cfg.policy.model), True
+    return load_or_pretrain(cfg.policy, cfg.prior, answer_format=cfg.task.answer_format,
+                            progress=cfg.log.progress)
+
+
 def horizon_summary(cfg: RunConfig, before: dict, after: dict) -> dict[str, Any]:
     """pass@1 per horizon of the target task (other eval sets of the same task and difficulty),
     the horizons trained on, and episode shape before/after; {} with fewer than two horizons."""
@@ -145,7 +171,7 @@ def horizon_summary(cfg: RunConfig, before: dict, after: dict) -> dict[str, Any]
 def run(args: argparse.Namespace) -> int:
     overrides = list(args.overrides) + ["--seed", str(args.seed)]
     try:
-        cfg = load_config(args.config or demo_config_path(args.env), overrides)
+        cfg = load_config(args.config or demo_config_path(args.env, args.model), overrides)
     except (ValueError, FileNotFoundError) as e:
         print(f"trueloop demo: {e}", file=sys.stderr)
         return 2
