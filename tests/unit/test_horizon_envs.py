@@ -263,3 +263,11 @@ def test_memory_same_step_facts_are_not_yet_readable() -> None:
     for _, ok, _, stored in results:
         assert ok == stored  # the policy answers what it read: right exactly when stored
     assert not all(ok for _, ok, _, _ in results) and any(ok for _, ok, _, _ in results)
+
+
+def test_memory_every_verdict_carries_its_age() -> None:
+    task = task_of("memory", 3)
+    for p in task.problems(6, "train") + task.problems(3, "test"):
+        for actions in (oracle(task, p), ["\\boxed{1} \\boxed{2}"], [""]):
+            v, _ = play(task, p, actions)
+            assert v.details["age"] == p.meta["age"] and "stored" in v.details, (actions, v)

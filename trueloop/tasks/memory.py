@@ -40,12 +40,16 @@ from __future__ import annotations
 import itertools
 import random
 import string
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from trueloop.envs.base import Observation
 from trueloop.envs.tools import Tool
 from trueloop.tasks.base import MAX_REDRAWS, Draw, split_of
 from trueloop.tasks.tool_chain import HorizonEnv, HorizonTask
 from trueloop.types import Problem, Split, Verdict
+
+if TYPE_CHECKING:
+    from trueloop.config import VerifyConfig
 
 STORE_MAX = 4096
 # entries the run-level store keeps (least recently written dropped first)
@@ -62,7 +66,7 @@ class MemoryEnv(HorizonEnv):
                       "read": Tool.from_function(self.read, name="read")}
         self.snapshot, self.writes, self.staged = task.store, [], False
 
-    def reset(self, problem: Problem, *, seed: int):
+    def reset(self, problem: Problem, *, seed: int) -> Observation:
         self.snapshot, self.writes, self.staged = self.task.store, [], False
         return super().reset(problem, seed=seed)
 
@@ -112,7 +116,7 @@ class Memory(HorizonTask):
         # writes of verified train episodes since the last commit, in order
         self._names: dict[int, list[str]] = {}
 
-    def make_env(self, problem: Problem, *, verify=None) -> MemoryEnv:
+    def make_env(self, problem: Problem, *, verify: VerifyConfig | None = None) -> MemoryEnv:
         return MemoryEnv(problem, self)
 
     def replay_env(self, problem: Problem) -> MemoryEnv:

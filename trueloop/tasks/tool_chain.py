@@ -25,14 +25,17 @@ from __future__ import annotations
 
 import random
 import re
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-from trueloop.envs.base import Observation
+from trueloop.envs.base import Observation, StepResult
 from trueloop.envs.tool_env import ToolEnv
 from trueloop.envs.tools import Tool, calculator
 from trueloop.tasks.base import Draw, Task
 from trueloop.types import Problem, Verdict
 from trueloop.verify.extract import extract_answer
+
+if TYPE_CHECKING:
+    from trueloop.config import VerifyConfig
 
 DEFAULT_HORIZON = 3
 # operations (tool_chain), get calls (lookup) or recall distance (memory) when horizon is None
@@ -55,7 +58,7 @@ class HorizonEnv(ToolEnv):
         self.actions = []
         return problem.messages
 
-    def step(self, action: str):
+    def step(self, action: str) -> StepResult:
         self.actions.append(action)
         return super().step(action)
 
@@ -65,6 +68,7 @@ class HorizonEnv(ToolEnv):
 
     def judge(self, truth: str, **details) -> Verdict:
         """The one committed answer of the episode against `truth` (exact string match)."""
+        details = {"tool_calls": len(self.calls), **details}
         found: list[str] = []
         for action in self.actions:
             ex = extract_answer(action)
@@ -72,7 +76,6 @@ class HorizonEnv(ToolEnv):
                 return Verdict(False, 0.0, "multiple_answers", details=details)
             if ex.answer is not None:
                 found.append(ex.answer)
-        details = {"tool_calls": len(self.calls), **details}
         if not found:
             return Verdict(False, 0.0, "no_answer", details=details)
         if len(set(found)) > 1:
@@ -101,7 +104,7 @@ class HorizonTask(Task):
     def steps(self) -> int:
         return self.horizon or DEFAULT_HORIZON
 
-    def make_env(self, problem: Problem, *, verify=None) -> HorizonEnv:
+    def make_env(self, problem: Problem, *, verify: VerifyConfig | None = None) -> HorizonEnv:
         return self.env_class(problem)
 
     def replay_env(self, problem: Problem) -> HorizonEnv:
@@ -116,7 +119,8 @@ class HorizonTask(Task):
         """The oracle's actions joined: a transcript `verify` replays to reward 1."""
         return "".join(self.make_env(problem).oracle_actions(problem))
 
-    def verify(self, problem: Problem, completion: str, cfg=None) -> Verdict:
+    def verify(self, problem: Problem, completion: str,
+               cfg: VerifyConfig | None = None) -> Verdict:
         """Replay `completion`, cut into actions at the closing tags, against a fresh env."""
         env = self.replay_env(problem)
         env.reset(problem, seed=0)
