@@ -6,7 +6,16 @@ import contextlib
 
 import pytest
 import torch
-from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
+from transformers import (
+    GPT2Config,
+    GPT2LMHeadModel,
+    GPTNeoXConfig,
+    GPTNeoXForCausalLM,
+    LlamaConfig,
+    LlamaForCausalLM,
+    Qwen2Config,
+    Qwen2ForCausalLM,
+)
 
 from trueloop.audit.activations import (
     Activations,
@@ -36,6 +45,20 @@ def gpt2() -> torch.nn.Module:
     return GPT2LMHeadModel(cfg).eval()
 
 
+def qwen2() -> torch.nn.Module:
+    torch.manual_seed(0)
+    cfg = Qwen2Config(vocab_size=V, hidden_size=32, intermediate_size=64, num_hidden_layers=3,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64)
+    return Qwen2ForCausalLM(cfg).eval()
+
+
+def neox() -> torch.nn.Module:
+    torch.manual_seed(0)
+    cfg = GPTNeoXConfig(vocab_size=V, hidden_size=32, intermediate_size=64, num_hidden_layers=3,
+                        num_attention_heads=4, max_position_embeddings=64)
+    return GPTNeoXForCausalLM(cfg).eval()
+
+
 def toy_batch() -> RolloutBatch:
     """Two rows: prompt widths 3 and 2 (left-padded to 3), episodes of 4 and 2 tokens."""
     ids = torch.tensor([[5, 6, 7, 8, 9, 10, 11], [0, 5, 6, 12, 13, 0, 0]])
@@ -47,7 +70,7 @@ def toy_batch() -> RolloutBatch:
     return RolloutBatch(ids, attn, act, torch.zeros(2, 7), turn, 3, eps, 1)
 
 
-@pytest.mark.parametrize("make", [llama, gpt2])
+@pytest.mark.parametrize("make", [llama, gpt2, qwen2, neox])
 def test_hook_equals_hidden_states(make) -> None:
     model, b = make(), toy_batch()
     acts = collect(model, b, ["blocks.0", "blocks.1"])
@@ -110,3 +133,16 @@ def test_shards_round_trip(tmp_path) -> None:
     back = Activations.load(tmp_path)
     torch.testing.assert_close(back.x["blocks.1"], acts.x["blocks.1"], atol=0, rtol=0)
     assert back.predicts_action.tolist() == acts.predicts_action.tolist()
+
+
+def test_last_block_is_hidden_states_before_the_final_norm() -> None:
+    model, b = llama(), toy_batch()
+    acts = collect(model, b, ["blocks.-1"])
+    with torch.no_grad():
+        hs = model(input_ids=b.input_ids, attention_mask=b.attention_mask,
+                   position_ids=(b.attention_mask.cumsum(1) - 1).clamp_min(0),
+                   output_hidden_states=True).hidden_states
+        normed = model.model.norm(acts.x["blocks.2"])
+    keep = kept_mask(b)
+    torch.testing.assert_close(normed, hs[3][keep], atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(acts.x["blocks.2"], hs[3][keep], atol=1e-3)
