@@ -36,6 +36,8 @@ from trueloop.rollout.batch import RolloutBatch
 NORMS = ("norm", "ln_f", "final_layer_norm")
 # the final norm's attribute name on the decoder (Llama/Qwen/Mistral, GPT-2, GPT-NeoX)
 EPS = 1e-4
+CHUNK = 8192
+# tokens encoded at a time where only sums are kept
 
 
 @torch.no_grad()
@@ -123,10 +125,17 @@ def feature_shifts(sae: TopKSAE, x_pol: torch.Tensor, x_base: torch.Tensor, kl: 
                    episode: torch.Tensor, n_boot: int = 200, seed: int = 0) -> FeatureShifts:
     """Per-latent shifts of (M, D) policy vs base activations, weighted by the (M,) KL_t;
     `episode` (M,) is the resampling unit."""
-    z_pol, z_base = encode_all(sae, x_pol), encode_all(sae, x_base)  # (M, n)
+    z_pol = encode_all(sae, x_pol)  # (M, n), kept for contexts and highlights
     ids, inv = episode.unique(return_inverse=True)
     e = len(ids)
-    s = torch.zeros(e, sae.n_latents).index_add_(0, inv, kl[:, None] * (z_pol - z_base))
+    s = torch.zeros(e, sae.n_latents)  # per-episode sum_t KL_t (z_pol - z_base)
+    fired_base = torch.zeros(sae.n_latents)
+    with torch.no_grad():
+        for i in range(0, len(x_base), CHUNK):  # base codes one chunk at a time
+            part = slice(i, i + CHUNK)
+            z_base = sae.encode(x_base[part])
+            s.index_add_(0, inv[part], kl[part, None] * (z_pol[part] - z_base))
+            fired_base += (z_base > 0).sum(0)
     w = torch.zeros(e).index_add_(0, inv, kl)  # (E,)
     shift = s.sum(0) / w.sum().clamp_min(1e-12)
     g = torch.Generator().manual_seed(seed)
@@ -136,5 +145,5 @@ def feature_shifts(sae: TopKSAE, x_pol: torch.Tensor, x_base: torch.Tensor, kl: 
     lo, hi = boot.quantile(0.025, dim=0), boot.quantile(0.975, dim=0)
     sign = torch.minimum((boot <= 0).float().mean(0), (boot >= 0).float().mean(0))
     p = (2 * sign * sae.n_latents).clamp(max=1.0)
-    return FeatureShifts(shift, lo, hi, p, (z_base > 0).float().mean(0),
+    return FeatureShifts(shift, lo, hi, p, fired_base / max(len(x_base), 1),
                          (z_pol > 0).float().mean(0), z_pol)
