@@ -73,6 +73,10 @@ class PriorConfig:
     lr: float = 3e-3
     warmup_steps: int = 50
     seed: int = 0
+    threads: int = 1
+    # torch threads while pretraining (0 = torch's default). Float reductions depend on the thread
+    # count and a tiny model's prior "clicks" chaotically, so a fixed count makes the prior the
+    # same whatever the machine's setting (it still depends on the CPU's kernels)
 
 
 @dataclass(frozen=True)

@@ -116,7 +116,18 @@ def make_batch(policy: Policy, cells: list[tuple[Task, float]], rng: random.Rand
 
 def pretrain(policy: Policy, cfg: PriorConfig, *, answer_format: str = "boxed",
              progress: bool = True) -> list[float]:
-    """Train `policy` in place on the mixture; returns the loss curve."""
+    """Train `policy` in place on the mixture (on `cfg.threads` torch threads); returns the loss
+    curve."""
+    threads = torch.get_num_threads()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    try:
+        return _pretrain(policy, cfg, answer_format, progress)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _pretrain(policy: Policy, cfg: PriorConfig, answer_format: str, progress: bool) -> list[float]:
     cells = parse_mixture(cfg, answer_format)
     rng = random.Random(cfg.seed)
     torch.manual_seed(cfg.seed)
