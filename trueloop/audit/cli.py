@@ -8,6 +8,15 @@ import dataclasses
 import sys
 from pathlib import Path
 
+INT_FLAGS = {
+    "problems": "train-split problems played by the trained policy, each group_size times",
+    "expansion": "SAE latents per input dimension",
+    "k": "active SAE latents per token",
+    "steps": "SAE optimiser steps",
+    "batch_tokens": "tokens per SAE step",
+    "seed": "seed of the rollouts and the SAE",
+}
+
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     from trueloop.audit.run import AuditConfig
@@ -19,9 +28,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help=f"SAE site, repeatable: blocks.L (negative from the end) or a module "
                         f"name (default {d.sites[0]}); the first one is ranked and shown")
     p.add_argument("--base", help="starting-policy folder (default: the run's policy.init / prior)")
-    for f in ("problems", "expansion", "k", "steps", "batch_tokens", "seed"):
+    for f, what in INT_FLAGS.items():
         p.add_argument(f"--{f.replace('_', '-')}", type=int, default=getattr(d, f),
-                       help=f"(default {getattr(d, f)})")
+                       help=f"{what} (default {getattr(d, f)})")
     p.add_argument("--save-acts", action="store_true", help="also write activation shards")
     p.set_defaults(func=run)
 
@@ -37,8 +46,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     acfg = dataclasses.replace(
         AuditConfig(), sites=tuple(args.sites or AuditConfig().sites), save_acts=args.save_acts,
-        **{f: getattr(args, f) for f in ("problems", "expansion", "k", "steps", "batch_tokens",
-                                         "seed")})
+        **{f: getattr(args, f) for f in INT_FLAGS})
     try:
         audit_run(folder, acfg, base=args.base,
                   log=lambda m: print(m, file=sys.stderr, flush=True))
