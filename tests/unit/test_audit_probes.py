@@ -56,3 +56,10 @@ def test_labels_from_verdict_flags_and_heldout_groups() -> None:
     assert labels["hack:exit"].tolist() == [0, 1, 0] and labels["correct"].tolist() == [1, 0, 0]
     train, held = split_rows(16, 4, 0.25)
     assert train.tolist() == list(range(12)) and held.tolist() == [12, 13, 14, 15]
+
+
+def test_audit_settings_are_checked_before_anything_runs(tmp_path) -> None:
+    from trueloop.audit.run import AuditConfig, audit_run
+
+    with pytest.raises(ValueError, match="problems must be at least 2"):
+        audit_run(tmp_path, AuditConfig(problems=1))

@@ -61,6 +61,21 @@ class AuditConfig:
     # also write the activation shards to RUN/audit/acts/{policy,base}/
 
 
+def validate(acfg: AuditConfig) -> None:
+    checks = [
+        (acfg.problems >= 2, f"problems must be at least 2 (one group to train on, one held "
+                             f"out); got {acfg.problems}."),
+        (0 < acfg.heldout < 1, f"heldout must be in (0, 1); got {acfg.heldout}."),
+        (acfg.k >= 1 and acfg.expansion >= 1, f"k and expansion must be >= 1; got k={acfg.k}, "
+                                              f"expansion={acfg.expansion}."),
+        (acfg.steps >= 1 and acfg.batch_tokens >= 1, "steps and batch_tokens must be >= 1."),
+        (len(acfg.sites) >= 1, "give at least one site (--site blocks.-1)."),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ValueError(message)
+
+
 def load_run_config(run: Path):
     from trueloop.config import RunConfig, _build
 
@@ -163,6 +178,7 @@ def audit_run(run: str | Path, acfg: AuditConfig = AuditConfig(), base: str | No
         now = time.perf_counter()
         seconds[name], last_lap = now - last_lap, now
         return seconds[name]
+    validate(acfg)
     run = Path(run)
     out = run / "audit"
     cfg = load_run_config(run)
