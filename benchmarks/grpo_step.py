@@ -30,6 +30,18 @@ agrees only statistically; with `--prior-steps 0` (random weights) both rewards 
 
     .venv/bin/python benchmarks/grpo_step.py --steps 12 --sizes 1m,10m
     .venv/bin/python benchmarks/grpo_step.py --quick            # 4 steps, 1m only
+    .venv/bin/python benchmarks/grpo_step.py --model smollm2-135m --threads 1 --steps 5 --warmup 1
+
+`--model NAME` (a registered model, prepared first: `make model`) runs both sides on that real
+model, loaded by both from its prepared folder, with the issue's settings instead of the tiny
+ones: 4 prompts x 4 completions x 64 new tokens, LoRA rank 16 on both sides (trueloop's
+`policy.lora_rank`; TRL's `peft_config` with the same peft `LoraConfig`: all linear layers,
+alpha 32, no dropout), fp32, no KL. Prompts are the task's chat messages on both sides (trueloop's
+env renders them with the chat template; TRL gets a conversational dataset and renders them
+itself). trueloop runs with `rollout.draw = "cdf"` (inverse-CDF sampling: the same distribution
+as the default exponential race, fewer random numbers per token with a 49k vocabulary) and
+`update.micro_batch_size = G` (one group's logits at a time, for memory); TRL with its defaults
+for everything not listed above.
 """
 
 from __future__ import annotations
@@ -72,6 +84,25 @@ class Bench:
     threads: int = 2
     prior_steps: int = 0
     # supervised prior steps on the task's oracle answers before saving the start weights
+    lora_rank: int = 0
+    # > 0: LoRA adapters of this rank on both sides (peft), base weights frozen
+    draw: str = "race"
+    # trueloop's rollout.draw
+    micro_batch_size: int = 0
+    # trueloop's update.micro_batch_size
+
+
+REAL = {"prompts": 4, "group": 4, "max_new_tokens": 64, "lora_rank": 16, "draw": "cdf",
+        "micro_batch_size": 4}
+# --model: the issue's settings on a real model (a real vocabulary: the cdf draw, micro-batches)
+
+
+def lora_config(rank: int):
+    """The peft config trueloop's `apply_lora` builds, for TRL's `peft_config`."""
+    from peft import LoraConfig
+
+    return LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=0.0, target_modules="all-linear",
+                      task_type="CAUSAL_LM")
 
 
 def start_weights(b: Bench, folder: Path) -> int:
@@ -105,13 +136,13 @@ def run_trueloop(b: Bench, folder: Path, out: Path) -> dict[str, list[float]]:
 
     cfg = RunConfig(
         task=TaskConfig(name=b.task, difficulty=b.difficulty, seed=b.seed),
-        policy=PolicyConfig(model=str(folder)),
+        policy=PolicyConfig(model=str(folder), lora_rank=b.lora_rank),
         rollout=RolloutConfig(prompts_per_step=b.prompts, group_size=b.group,
-                              max_new_tokens=b.max_new_tokens, temperature=1.0),
+                              max_new_tokens=b.max_new_tokens, temperature=1.0, draw=b.draw),
         update=UpdateConfig(advantage="grpo", loss_agg="token", lr=b.lr, betas=(0.9, 0.99),
                             weight_decay=0.0, max_grad_norm=1.0, eps_low=0.2, eps_high=0.28,
-                            kl_coef=0.0),
-        log=LogConfig(progress=False), steps=b.steps, seed=b.seed)
+                            kl_coef=0.0, micro_batch_size=b.micro_batch_size),
+        log=LogConfig(progress=False, save_episodes=False), steps=b.steps, seed=b.seed)
     validate(cfg)
     cpu_s = cpu_clock(trainer)
     trainer.train(cfg, out)
@@ -194,10 +225,11 @@ def run_trl(b: Bench, folder: Path, out: Path) -> dict[str, list[float]]:
 
     reward = RecordingReward(reward_function(b.task, difficulty=b.difficulty, workers=1))
     train = dataset(b.task, n=b.steps * b.prompts, split="train", seed=b.seed,
-                    difficulty=b.difficulty)
+                    difficulty=b.difficulty, conversational=b.lora_rank > 0)
     timer = StepTimer()
+    peft = {"peft_config": lora_config(b.lora_rank)} if b.lora_rank else {}
     trainer = GRPOTrainer(model=str(folder), reward_funcs=reward, train_dataset=train,
-                          args=trl_config(b, out), callbacks=[timer])
+                          args=trl_config(b, out), callbacks=[timer], **peft)
     gen_s: list[float] = []
     generate = trainer._generate_single_turn
 
@@ -263,8 +295,13 @@ def summarize(raw: dict, warmup: int) -> dict:
 def bench_size(b: Bench, repeats: int) -> dict:
     """Both sides `repeats` times, alternating which goes first; each side's fastest run."""
     runs: dict[str, list[dict]] = {side: [] for side in RUNNERS}
+    from trueloop.policy.models import MODELS, resolve
+
     with tempfile.TemporaryDirectory(prefix=f"grpo_start_{b.size}_") as folder:
-        params = isolated(start_weights, b, folder)
+        if b.size in MODELS:  # a real model: both sides load its prepared folder
+            folder, params = str(resolve(b.size)), MODELS[b.size].parameters
+        else:
+            params = isolated(start_weights, b, folder)
         for r in range(repeats):
             for side in list(RUNNERS)[::1 if r % 2 == 0 else -1]:
                 runs[side].append(summarize(isolated(child, side, b, folder), b.warmup))
@@ -296,6 +333,8 @@ def main() -> None:
     ap.add_argument("--prior-steps", type=int, default=0,
                     help="supervised prior steps before RL, so reward is not ~0 (0 = random)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--model", help="a registered real model instead of tiny sizes "
+                    "(smollm2-135m): 4x4x64, LoRA 16 on both sides")
     ap.add_argument("--repeats", type=int, default=1,
                     help="runs per side, alternating order; the fastest is reported")
     args = ap.parse_args()
@@ -305,7 +344,9 @@ def main() -> None:
         ap.error(f"--steps must exceed --warmup ({args.warmup}); got {args.steps}.")
     base = Bench(size="", steps=args.steps, warmup=args.warmup, task=args.task,
                  difficulty=args.difficulty, lr=args.lr, seed=args.seed, threads=args.threads,
-                 prior_steps=args.prior_steps)
+                 prior_steps=args.prior_steps, **(REAL if args.model else {}))
+    if args.model:
+        args.sizes = args.model
     t0 = time.perf_counter()
     results = {s: bench_size(dataclasses.replace(base, size=s), args.repeats)
                for s in args.sizes.split(",")}
