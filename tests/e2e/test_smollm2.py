@@ -132,7 +132,7 @@ def test_sampled_logprobs_equal_a_full_forward(smollm2: Policy) -> None:
     assert bool(torch.isfinite(entropy[keep]).all()) and float(entropy[keep].mean()) > 0
 
 
-def lora_run(tmp_path) -> RunConfig:
+def lora_run() -> RunConfig:
     """Two RL steps of 2 prompts x 2 samples: chat prompts (the task's env), LoRA rank 8, the cdf
     draw, micro-batches of 2, and a logit budget (1M elements) below one micro-batch's logits
     (2 x ~24 x 49,152), so the LM head runs in chunks. The base model rarely boxes an answer, so
@@ -152,10 +152,10 @@ def lora_run(tmp_path) -> RunConfig:
 
 def test_two_lora_rl_steps_train_and_keep_sampling_equal_to_training(smollm2, tmp_path,
                                                                      monkeypatch) -> None:
-    cfg = lora_run(tmp_path)
+    cfg = lora_run()
     validate(cfg)
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # two threads on a shared 2-core machine run ~10x slower, not faster
+    torch.set_num_threads(1)  # 2 threads on 2 shared cores: 3x slower, not faster
     try:
         run_and_check(cfg, smollm2.tokenizer, tmp_path, monkeypatch)
     finally:
