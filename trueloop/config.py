@@ -173,6 +173,9 @@ class UpdateConfig:
     # recompute decoder activations in backward (transformers' gradient checkpointing)
     autocast: Literal["off", "bf16"] = "off"
     # bf16 autocast for the update's forward (on GPUs that support it); weights stay as loaded
+    train_observations: bool = False
+    # ABLATION ONLY: train observation/scaffolding tokens as if the policy wrote them (the bug
+    # action_mask rules out; see docs/envs.md)
 
 
 @dataclass(frozen=True)

@@ -49,3 +49,25 @@ def test_lean_update_equals_one_batch(agg: str, variant: dict) -> None:
     for k in ("update/loss", "update/pg_loss", "update/kl", "update/entropy",
               "update/clip_frac_high", "update/grad_norm"):
         assert ma[k] == pytest.approx(mb[k], rel=1e-4, abs=1e-6), k
+
+
+def test_observation_ablation_trains_observation_tokens() -> None:
+    """update.train_observations (ablation only) puts observation tokens into the loss."""
+    from test_episodes import LETTERS, CountEnv, problem
+
+    from trueloop.rollout import run_episodes
+    from trueloop.update.step import as_if_sampled, loss_mask
+
+    policy = build_tiny("0.5m", seed=0)
+    envs = [CountEnv(problem(0)) for _ in range(2)]
+    batch = run_episodes(policy, envs, RolloutConfig(max_new_tokens=8, max_turns=4,
+                                                      stop=LETTERS),
+                         generator=torch.Generator().manual_seed(0), group_size=2)
+    cfg = UpdateConfig(train_observations=True)
+    wide = as_if_sampled(policy, batch, 1.0, cfg)
+    p = batch.prompt_width
+    obs = (batch.attention_mask[:, p:] == 1) & (batch.action_mask[:, p:] == 0)
+    assert obs.any()
+    assert loss_mask(wide, cfg)[obs].all() and not loss_mask(batch, UpdateConfig())[obs].any()
+    assert torch.equal(wide.logprobs[:, p:][~obs], batch.logprobs[:, p:][~obs])
+    assert (wide.logprobs[:, p:][obs] < 0).all()  # recomputed, not the recorded zeros

@@ -8,6 +8,7 @@ Legend: N = B*G episodes, T episode tokens (the batch's columns after the prompt
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections import defaultdict
 
 import torch
@@ -29,6 +30,25 @@ def loss_mask(batch: RolloutBatch, cfg: UpdateConfig) -> torch.Tensor:
     if cfg.mask_truncated:
         mask = mask * truncation_mask(batch.finish_reasons).to(mask)[:, None]
     return mask
+
+
+def as_if_sampled(policy: Policy, batch: RolloutBatch, temperature: float,
+                  cfg: UpdateConfig) -> RolloutBatch:
+    """Ablation only (`update.train_observations`): every episode token, observations and chat
+    scaffolding included, enters the loss as if the policy had sampled it; the tokens it did not
+    sample get their "old" log-probs from the current policy (no grad). This is the masking bug
+    trueloop's episodes exist to rule out; it is here so its cost can be measured."""
+    p = batch.prompt_width
+    action = batch.action_mask.clone()
+    action[:, p:] = batch.attention_mask[:, p:]
+    wide = dataclasses.replace(batch, action_mask=action)
+    with torch.no_grad():
+        old = token_logprobs(policy.model, wide, temperature=temperature,
+                             logit_budget=cfg.logit_budget)[0]  # (N, T)
+    logprobs = batch.logprobs.clone()
+    sampled = batch.action_mask[:, p:].bool()
+    logprobs[:, p:] = torch.where(sampled, batch.logprobs[:, p:], old)
+    return dataclasses.replace(wide, logprobs=logprobs)
 
 
 def reference_logprobs(ref_model, batch: RolloutBatch, temperature: float,
@@ -61,6 +81,8 @@ def optimize(
     whose losses are their additive shares of the minibatch loss (`losses.Totals`): gradients
     accumulate to the minibatch's gradient (tested), while activations exist for one micro-batch.
     """
+    if cfg.train_observations:  # the ablation: observation tokens trained as if sampled
+        batch = as_if_sampled(policy, batch, temperature, cfg)
     mask = loss_mask(batch, cfg)  # (N, T)
     ref_logp = reference_logprobs(ref_model, batch, temperature, cfg)
     params = [p for p in policy.model.parameters() if p.requires_grad]
