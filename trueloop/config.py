@@ -206,6 +206,35 @@ class LogConfig:
 
 
 @dataclass(frozen=True)
+class DistributedConfig:
+    """Where rollouts and verification run: here (`local`) or Ray actors (docs/distributed.md)."""
+
+    backend: Literal["local", "ray"] = "local"
+    # local: everything in this process; ray: verification / rollout actors (pip install ray)
+    address: str | None = None
+    # ray: None starts a local Ray; "auto" or "host:port" joins a running cluster
+    verify_workers: int = 0
+    # ray: verification actors (each wraps the sandbox pool on its node); 0 = verify on the driver
+    rollout_workers: int = 0
+    # ray: rollout actors holding a copy of the policy; 0 = sample on the driver
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    """Watching the run as a whole while it trains (reward-hacking monitors; docs/monitors.md)."""
+
+    stop_on_alarm: bool = False
+    # end the run cleanly, after a checkpoint, when the divergence alarm fires
+
+
+@dataclass(frozen=True)
+class CurriculumConfig:
+    """Closed-loop difficulty / horizon: keep each level's group pass rate in a learnable band."""
+
+    enabled: bool = False
+
+
+@dataclass(frozen=True)
 class RunConfig:
     task: TaskConfig = field(default_factory=TaskConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
@@ -216,6 +245,9 @@ class RunConfig:
     update: UpdateConfig = field(default_factory=UpdateConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    distributed: DistributedConfig = field(default_factory=DistributedConfig)
+    audit: AuditConfig = field(default_factory=AuditConfig)
+    curriculum: CurriculumConfig = field(default_factory=CurriculumConfig)
     steps: int = 100
     # optimizer steps (one rollout batch each)
     seed: int = 0
