@@ -271,3 +271,29 @@ def test_memory_every_verdict_carries_its_age() -> None:
         for actions in (oracle(task, p), ["\\boxed{1} \\boxed{2}"], [""]):
             v, _ = play(task, p, actions)
             assert v.details["age"] == p.meta["age"] and "stored" in v.details, (actions, v)
+
+
+def test_memory_success_by_age_is_logged_per_age() -> None:
+    """`episode_metrics` buckets memory verdicts by age: the oracle's old facts are answered, a
+    policy that never writes answers none, and stored_by_age tells the two failures apart."""
+    from trueloop.rollout.metrics import episode_metrics
+    from trueloop.types import Episode, Verdict
+
+    def episodes(policy) -> list[Episode]:
+        task, out = task_of("memory", 3), []
+        for i in range(10):
+            p = task.problem(i, "train", 0)
+            v, _ = play(task, p, policy(task, p))
+            out.append(Episode(p.id, (), "done", 1, 0, verdict=v))
+            task.end_step()
+        return out
+
+    good = episode_metrics(episodes(oracle))
+    ages = sorted(int(k.rsplit("/", 1)[1]) for k in good if k.startswith("episode/success_by_"))
+    assert ages and max(ages) <= 3
+    assert all(good[f"episode/success_by_age/{a}"] == 1.0 for a in ages if a >= 1), good
+    lazy = episode_metrics(episodes(lambda task, p: ["\\boxed{0}"]))  # never writes, never reads
+    assert all(lazy[f"episode/success_by_age/{a}"] == 0.0 for a in ages if a >= 1), lazy
+    assert all(lazy[f"episode/stored_by_age/{a}"] == 0.0 for a in ages if a >= 1), lazy
+    assert not any(k.startswith("episode/success_by_age") for k in episode_metrics(
+        [Episode("x", (), "done", 1, 0, verdict=Verdict(True, 1.0, "ok"))]))

@@ -28,8 +28,10 @@ The store is run-level state on the task:
 
 Metric: success by age. Every verdict carries `details={"age": k, "stored": bool}`: k is how many
 train problems ago the fact was shown (relative to the question's own index; for a test problem,
-to train problem i), `stored` whether the snapshot held the right value. Bucket
-`verdict.correct` by `details["age"]`; `stored` separates "never written" from "not read back".
+to train problem i), `stored` whether the snapshot held the right value. Training and
+evaluation log them bucketed by age (`rollout.metrics.success_by_age`):
+`episode/success_by_age/<k>`, and `episode/stored_by_age/<k>`, which separates "never written"
+from "not read back".
 With B problems per step, facts shown in the same step are not yet committed, so ages below about
 B are mostly unanswerable by design. The split key is the revealed fact. Judged as every horizon
 env is (`tool_chain.HorizonEnv`).
