@@ -35,7 +35,7 @@ demo: $(CORE)
 
 # the whole suite, slow end-to-end tests included (what CI runs); the real-model tests need `model`
 test: $(STAMP) model
-	$(BIN)/python -m pytest -q --timeout=900
+	$(BIN)/python -m pytest -q --timeout=900 --durations=30
 
 # unit tests only
 test-fast: $(STAMP)
