@@ -13,6 +13,7 @@ COMMAND_MODULES = (
     "trueloop.tasks.cli",
     "trueloop.policy.cli",
     "trueloop.verify.cli",
+    "trueloop.verify.rescore",
     "trueloop.rollout.cli",
     "trueloop.update.cli",
     "trueloop.eval.cli",

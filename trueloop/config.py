@@ -9,6 +9,7 @@ Each field is documented on the line under it.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import tomllib
 import typing
@@ -113,6 +114,10 @@ class RolloutConfig:
 class VerifyConfig:
     last_number_fallback: bool = False
     # math: read the last number when no boxed/explicit answer exists (lenient; off by default)
+    any_box: bool = False
+    # DEMO / ABLATION ONLY, a deliberately weak math verifier: several differing boxed answers
+    # count as correct when any one of them is (answer spraying pays; `trueloop demo --scenario
+    # hack`). Off, they are `multiple_answers` (reward 0)
     timeout_s: float = 2.0
     # hard wall-clock limit per verification that needs sympy or a sandbox
     code_partial_credit: bool = False
@@ -217,14 +222,40 @@ class DistributedConfig:
     # ray: verification actors (each wraps the sandbox pool on its node); 0 = verify on the driver
     rollout_workers: int = 0
     # ray: rollout actors holding a copy of the policy; 0 = sample on the driver
+    unit: Literal["batch", "group"] = "batch"
+    # batch: one generator for the whole batch (the default path); group: each problem's G
+    # episodes sampled alone, seeded from (seed, problem index): bit-identical for any backend and
+    # worker count (rollout_workers > 0 needs it)
+    worker_cpus: float = 1.0
+    # ray: CPUs reserved per actor (fractions pack several actors on one core)
+    verify_deadline_s: float = 300.0
+    # ray: a verification call not back after this long is killed, replaced and re-run
+    max_restarts: int = 3
+    # ray: actor replacements per call before the cluster counts as dead (a clear error)
 
 
 @dataclass(frozen=True)
 class AuditConfig:
     """Watching the run as a whole while it trains (reward-hacking monitors; docs/monitors.md)."""
 
+    shadow: Literal["off", "strict", "same"] = "off"
+    # shadow verifier re-judging a sample of each step's single-turn rollouts
+    # (trueloop.audit.monitors.SHADOWS): strict = the training verifier with every lenient option
+    # off; same = the training verifier itself (an ablation: it never disagrees); off = none
+    shadow_sample: int = 64
+    # rollouts re-judged per step (a seeded sample); 0 = all of them
+    window: int = 5
+    # divergence alarm: steps per window; it compares the last window with the one before
+    min_rise: float = 0.1
+    # divergence alarm: training accuracy on the shadow sample must rise by at least this ...
+    flat: float = 0.0
+    # ... while the shadow's accuracy changes by at most this (flat or falling)
+    patience: int = 2
+    # divergence alarm: consecutive steps the rule must hold before it fires
     stop_on_alarm: bool = False
     # end the run cleanly, after a checkpoint, when the divergence alarm fires
+    canary_fraction: float = 0.0
+    # share of train problems that are canaries (decoy gold; trueloop.audit.canaries); 0 = none
 
 
 @dataclass(frozen=True)
@@ -232,6 +263,19 @@ class CurriculumConfig:
     """Closed-loop difficulty / horizon: keep each level's group pass rate in a learnable band."""
 
     enabled: bool = False
+    # move the task's knob between `levels` during training (trueloop.update.curriculum)
+    knob: Literal["difficulty", "horizon"] = "difficulty"
+    # which task knob the levels set (horizon: tasks with the knob, e.g. chain, tool_chain)
+    levels: tuple[int, ...] = ()
+    # knob values from easy to hard, e.g. [1, 2, 3, 4]; the other knob stays as [task] sets it
+    start: int = 0
+    # position in `levels` where training starts (0 = the easiest)
+    band: tuple[float, float] = (0.2, 0.8)
+    # learnable band of the group pass rate: above it move one level harder, below it one easier
+    window: int = 32
+    # groups remembered per level (their mean is the level's pass rate)
+    min_groups: int = 16
+    # groups seen at a level since arriving there before the curriculum may move again
 
 
 @dataclass(frozen=True)
@@ -385,12 +429,59 @@ def validate(cfg: RunConfig) -> None:
          "update.minibatches must divide prompts_per_step * group_size."),
         (cfg.eval.k >= 1 and cfg.eval.n_problems >= 1, "eval.k and eval.n_problems must be >= 1."),
         (0 <= cfg.prior.noise < 1, f"prior.noise must be in [0, 1); got {cfg.prior.noise}."),
+        (cfg.audit.window >= 1 and cfg.audit.patience >= 1 and cfg.audit.shadow_sample >= 0
+         and cfg.audit.min_rise > 0, "audit.window and audit.patience must be >= 1, "
+         "audit.shadow_sample >= 0 (0 = all) and audit.min_rise > 0."),
+        (0 <= cfg.audit.canary_fraction <= 0.5, f"audit.canary_fraction must be in [0, 0.5] "
+         f"(canaries are a tripwire, not the training set); got {cfg.audit.canary_fraction}."),
+        (not cfg.audit.stop_on_alarm or cfg.audit.shadow != "off",
+         "audit.stop_on_alarm needs a shadow verifier to alarm on; set audit.shadow = \"strict\"."),
         (set(cfg.prior.noisy) <= set(cfg.prior.mixture),
          f"prior.noisy cells must also be in prior.mixture; got noisy={list(cfg.prior.noisy)}."),
+        *curriculum_checks(cfg.curriculum),
+        *distributed_checks(cfg.distributed),
     ]
     for ok, message in checks:
         if not ok:
             raise ValueError(message)
+
+
+def curriculum_checks(c: CurriculumConfig) -> list[tuple[bool, str]]:
+    if not c.enabled:
+        return []
+    return [
+        (len(c.levels) >= 1, "curriculum.levels must list at least one knob value when "
+         "curriculum.enabled is true, e.g. levels = [1, 2, 3, 4]."),
+        (len(set(c.levels)) == len(c.levels), f"curriculum.levels must not repeat a value; got "
+         f"{list(c.levels)}."),
+        (0 <= c.start < max(1, len(c.levels)), f"curriculum.start must index curriculum.levels "
+         f"(0..{len(c.levels) - 1}); got {c.start}."),
+        (len(c.band) == 2 and 0 <= c.band[0] < c.band[1] <= 1,
+         f"curriculum.band must be [low, high] with 0 <= low < high <= 1; got {list(c.band)}."),
+        (c.window >= 1 and 1 <= c.min_groups <= c.window,
+         f"curriculum.window must be >= 1 and 1 <= min_groups <= window; got window={c.window}, "
+         f"min_groups={c.min_groups}."),
+    ]
+
+
+def distributed_checks(d: DistributedConfig) -> list[tuple[bool, str]]:
+    workers = d.verify_workers + d.rollout_workers
+    return [
+        (min(d.verify_workers, d.rollout_workers, d.max_restarts) >= 0,
+         f"distributed.verify_workers, rollout_workers and max_restarts must be >= 0; got "
+         f"{d.verify_workers}, {d.rollout_workers}, {d.max_restarts}."),
+        (d.backend == "ray" or workers == 0,
+         f"distributed.verify_workers / rollout_workers need distributed.backend = \"ray\"; got "
+         f"backend {d.backend!r} with {workers} workers (set --distributed.backend ray)."),
+        (d.rollout_workers == 0 or d.unit == "group",
+         "distributed.rollout_workers > 0 needs distributed.unit = \"group\" (each problem's "
+         "episodes sampled alone with their own seed); set --distributed.unit group."),
+        (d.worker_cpus >= 0 and d.verify_deadline_s > 0,
+         "distributed.worker_cpus must be >= 0 and distributed.verify_deadline_s > 0."),
+        (d.backend != "ray" or importlib.util.find_spec("ray") is not None,
+         "distributed.backend = \"ray\" needs Ray, which is not installed: "
+         "pip install 'trueloop[ray]'."),
+    ]
 
 
 def to_dict(cfg: RunConfig) -> dict[str, Any]:

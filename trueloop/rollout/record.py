@@ -1,7 +1,10 @@
 """Episodes kept in the run folder: `RUN/episodes/step_<N>.jsonl.gz`, one JSON line per episode.
 
 Each line: step, problem id and prompt, the turns (action / observation texts), stop reason,
-reward, the verdict's correctness, reason and flags, tool calls and errors, and token counts.
+reward, the verdict's correctness, reason and flags, tool calls and errors, and token counts; and,
+so that `trueloop rescore` can rebuild the problem and judge the episode again, the problem's
+gold answer and its place in the problem stream (`stream`: split, seed, index, difficulty,
+horizon). Files from before `stream` existed still read (rescore falls back to the problem id).
 Written atomically per step (temp file + rename), so a killed run leaves whole files only, and a
 resumed run rewrites the steps it repeats. `trueloop episodes RUN` prints them; the report shows a
 few; re-scoring a finished run can read them back (`read_episodes`).
@@ -18,12 +21,15 @@ from typing import Any
 from trueloop.types import Episode, Problem
 
 FOLDER = "episodes"
+STREAM_KEYS = ("split", "seed", "index", "difficulty", "horizon")
+# Problem.meta keys that fix a procedural problem (with the task's name)
 
 
 def episode_json(step: int, problem: Problem, ep: Episode, reward: float) -> dict[str, Any]:
     v = ep.verdict
     return {
         "step": step, "problem_id": ep.problem_id, "prompt": problem.prompt,
+        "answer": problem.answer, "stream": {k: problem.meta.get(k) for k in STREAM_KEYS},
         "turns": [{"action": t.action, "observation": t.observation} for t in ep.turns],
         "stop_reason": ep.stop_reason, "reward": reward,
         "correct": bool(v.correct) if v else None, "reason": v.reason if v else None,

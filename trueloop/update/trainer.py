@@ -18,14 +18,16 @@ from pathlib import Path
 import torch
 
 from trueloop.audit import audit_step
+from trueloop.audit.monitors import RunMonitor
 from trueloop.config import RunConfig, to_dict
+from trueloop.distributed import make_backend
 from trueloop.policy import Policy, load_policy
 from trueloop.progress import progress_bar
 from trueloop.rollout.metrics import episode_metrics
 from trueloop.rollout.record import episode_json, save_episodes
 from trueloop.tasks import task_from_config
 from trueloop.tasks.base import Task
-from trueloop.tracking import MetricsLog
+from trueloop.tracking import MetricsLog, read_metrics
 from trueloop.types import verdict_metrics
 from trueloop.update.advantages import compute_advantages
 from trueloop.update.checkpoint import (
@@ -38,6 +40,8 @@ from trueloop.update.checkpoint import (
     set_rng_state,
 )
 from trueloop.update.collect import collect
+from trueloop.update.compute import ComputeMeter
+from trueloop.update.curriculum import Curriculum
 from trueloop.update.schedule import make_scheduler
 from trueloop.update.step import enable_gradient_checkpointing, optimize
 
@@ -49,8 +53,9 @@ class TrainState:
     scheduler: torch.optim.lr_scheduler.LambdaLR
     generator: torch.Generator
     ref_model: torch.nn.Module | None
+    curriculum: Curriculum  # the level trained now and every level's data position
+    compute: ComputeMeter  # tokens and FLOPs, with running totals
     step: int = 0
-    data_index: int = 0
 
 
 def train(cfg: RunConfig, out: str | Path, *, resume: bool = False,
@@ -59,10 +64,15 @@ def train(cfg: RunConfig, out: str | Path, *, resume: bool = False,
     task = task_from_config(cfg.task)  # an unknown task name fails before anything is written
     s = setup(cfg, out, task, resume=resume, policy=policy)
     log = MetricsLog(out, resume_step=s.step, tensorboard=cfg.log.tensorboard)
-    with progress_bar(cfg.steps, s.step, enabled=cfg.log.progress) as bar:
+    monitor = RunMonitor(cfg, task, history=read_metrics(log.path))     # shadow, alarm, canaries
+    with (progress_bar(cfg.steps, s.step, enabled=cfg.log.progress) as bar,
+          make_backend(cfg, task, s.policy) as backend):                    # here, or Ray actors
         for step in range(s.step, cfg.steps):
             t0 = time.perf_counter()
-            c = collect(task, s.policy, cfg, s.data_index, s.generator)        # sample + verify
+            level, start = s.curriculum.draw()                                  # the task level
+            backend.sync(s.policy, step)                                        # weights out
+            level = monitor.canaries(level)                                     # tripwires in
+            c = collect(level, s.policy, cfg, start, s.generator, backend)      # sample + verify
             adv = compute_advantages(cfg.update.advantage, c.rewards)           # (B, G)
             t1 = time.perf_counter()
             s.policy.model.train()
@@ -70,25 +80,31 @@ def train(cfg: RunConfig, out: str | Path, *, resume: bool = False,
                            temperature=cfg.rollout.temperature,
                            max_new_tokens=cfg.rollout.max_new_tokens, ref_model=s.ref_model)
             s.scheduler.step()
-            task.end_step()                                                     # run-level state
+            level.end_step()                                                    # run-level state
             s.policy.model.eval()
             t2 = time.perf_counter()
             metrics = {
                 **step_metrics(c, adv), **upd, **verdict_metrics(c.verdicts),
                 **audit_step(c.problems, c.batch, c.verdicts), **c.components, **c.seconds,
+                **backend.metrics(),
                 "update/lr": s.scheduler.get_last_lr()[0], "time/update": t2 - t1,
                 "time/step": t2 - t0,
                 "perf/tokens_per_s": float(c.batch.action_counts().sum()) / (t2 - t0),
+                **s.compute.step(c.batch, cfg, {**c.seconds, "time/update": t2 - t1}),
+                **s.curriculum.observe(c),                                      # may move level
+                **monitor.step(step, level, c),                                 # shadow + alarm
             }
             if cfg.log.eval_every and (step + 1) % cfg.log.eval_every == 0:
                 metrics.update(heldout_metrics(s.policy, task, cfg))
-            s.step, s.data_index = step + 1, c.next_index
+            s.step = step + 1
             if cfg.log.save_episodes:
                 keep_episodes(out, step, c)
             log.log(step, metrics)
             bar.update(metrics)
             if cfg.log.checkpoint_every and s.step % cfg.log.checkpoint_every == 0:
                 checkpoint(out, s, task)
+            if cfg.audit.stop_on_alarm and monitor.alarm_step == step:
+                break                                                           # checkpointed below
     if latest_step(out) < s.step or s.policy.is_lora:  # the last one is exported merged
         checkpoint(out, s, task, export=True)
     log.close()
@@ -148,7 +164,8 @@ def setup(cfg: RunConfig, out: Path, task: Task, *, resume: bool,
                                   weight_decay=cfg.update.weight_decay, fused=True)
     scheduler = make_scheduler(optimizer, warmup_steps=cfg.update.warmup_steps,
                                total_steps=cfg.steps, decay=cfg.update.lr_decay)
-    s = TrainState(policy, optimizer, scheduler, torch.Generator().manual_seed(cfg.seed), ref_model)
+    s = TrainState(policy, optimizer, scheduler, torch.Generator().manual_seed(cfg.seed), ref_model,
+                   Curriculum(cfg, task), ComputeMeter(policy.model))
     ckpt = latest_checkpoint(out) if resume else None
     if ckpt is not None:
         restore(s, ckpt, task)
@@ -160,7 +177,9 @@ def setup(cfg: RunConfig, out: Path, task: Task, *, resume: bool,
 def checkpoint(out: Path, s: TrainState, task: Task, *, export: bool = False) -> None:
     save_checkpoint(out, s.step, s.policy, {
         "optimizer": s.optimizer.state_dict(), "scheduler": s.scheduler.state_dict(),
-        "rng": rng_state(s.generator), "data_index": s.data_index, "task": task.state_dict(),
+        "rng": rng_state(s.generator), "data_index": s.curriculum.draw()[1],
+        "curriculum": s.curriculum.state_dict(), "compute": s.compute.state_dict(),
+        "task": task.state_dict(),
     }, export=export)
 
 
@@ -171,4 +190,6 @@ def restore(s: TrainState, ckpt: Path, task: Task) -> None:
     s.optimizer.load_state_dict(state["optimizer"])
     s.scheduler.load_state_dict(state["scheduler"])
     set_rng_state(state["rng"], s.generator)
-    s.step, s.data_index = state["step"], state["data_index"]
+    s.curriculum.load_state_dict(state.get("curriculum", state))
+    s.compute.load_state_dict(state.get("compute", {}))
+    s.step = state["step"]
