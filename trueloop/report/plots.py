@@ -189,6 +189,22 @@ def plot_hacks(run: RunData) -> Figure | None:
     return fig
 
 
+def plot_shadow(run: RunData) -> Figure | None:
+    """Training accuracy against the shadow verifier's on the same rollouts; the alarm's step."""
+    if not series(run.rows, "audit/shadow_accuracy")[0]:
+        return None
+    fig, (ax,) = _figure()
+    for k in ("audit/sample_train_accuracy", "audit/shadow_accuracy",
+              "audit/shadow_disagreement", "audit/canary_hits"):
+        if series(run.rows, k)[0]:
+            _curve(ax, *series(run.rows, k), label=k.removeprefix("audit/"))
+    fired = [r["step"] for r in run.rows if r.get("audit/alarm") == 1]
+    if fired:
+        ax.axvline(fired[0], color="#d62728", ls="--", lw=1, label=f"alarm (step {fired[0]})")
+    _finish(ax, "Training verifier vs shadow verifier", "accuracy / rate")
+    return fig
+
+
 UPDATE_PANELS = (
     ("update/loss", "loss"), ("update/entropy", "entropy (nats/token)"),
     ("update/kl", "KL to reference"), ("update/grad_norm", "grad norm (pre-clip)"),
@@ -299,6 +315,7 @@ PLOTS: dict[str, Callable[[RunData], Figure | None]] = {
     "episodes": plot_episodes,
     "reasons": plot_reasons,
     "hacks": plot_hacks,
+    "shadow": plot_shadow,
     "update": plot_update,
     "reward_terms": plot_reward_terms,
     "time": plot_time,

@@ -81,7 +81,7 @@ def verify_math(gold: str | None, completion: str | None = None,
     else:
         ex = extract_answer(completion or "", last_number_fallback=config.last_number_fallback)
     details: dict = {"hidden_chars": ex.hidden_chars} if ex.hidden_chars else {}
-    final, reason, detail = _final_answer(gold, ex, config.timeout_s)
+    final, reason, detail = _final_answer(gold, ex, config.timeout_s, config.any_box)
     if final is not None:
         reason, detail = judge(gold, final, config.timeout_s)
     if detail:
@@ -104,7 +104,7 @@ def given_answer(answer: str) -> Extraction:
                       flags, hidden)
 
 
-def _final_answer(gold: str | None, ex: Extraction, timeout_s: float):
+def _final_answer(gold: str | None, ex: Extraction, timeout_s: float, any_box: bool = False):
     """(answer, reason, detail): several boxes count as one answer only if all are equal."""
     if ex.reason is None:
         return ex.answer, "", ""
@@ -118,6 +118,10 @@ def _final_answer(gold: str | None, ex: Extraction, timeout_s: float):
         _judge(ex.candidates[0], c, timeout_s)[0] == "ok" for c in ex.candidates[1:]
     ):
         return ex.candidates[0], "", ""
+    if ex.reason == "multiple_answers" and any_box and len(ex.candidates) <= 16:
+        hit = next((c for c in ex.candidates if judge(gold, c, timeout_s)[0] == "ok"), None)
+        if hit is not None:  # the weak demo verifier (VerifyConfig.any_box): spraying pays
+            return hit, "", ""
     return None, ex.reason or "no_answer", ""
 
 

@@ -1,0 +1,159 @@
+"""Reward-hacking monitors: watch a run as a whole while it trains (`[audit]`, docs/monitors.md).
+
+Verdict flags and `audit_step` judge one batch at a time; a policy that games its verifier shows
+up only across steps, as a training reward that climbs while a stricter judge stays flat. Each
+step `RunMonitor.step` logs:
+- shadow verification: a sample of the step's single-turn rollouts is re-judged by a stricter
+  verifier than training's (`SHADOWS`): `audit/shadow_accuracy` on the sample,
+  `audit/sample_train_accuracy` (the training verdicts of the same rows) and
+  `audit/shadow_disagreement` (training said correct, shadow said wrong, over the sample);
+- the divergence alarm (`DivergenceAlarm`): `audit/alarm` turns 1 (and stays 1) at the step where
+  training accuracy on the sample has risen while the shadow's has not, over a window; one line
+  says what diverged since which step, and `audit.stop_on_alarm` ends the run after a checkpoint;
+- canaries (`trueloop.audit.canaries`): `audit/canary_hits`, the share of canary rollouts the
+  training verifier rewarded.
+The alarm's state is rebuilt from `metrics.jsonl` on resume, so a resumed run alarms where an
+uninterrupted one would. The shadow sample is drawn from its own seeded RNG: the monitors never
+change what training samples or learns.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from trueloop.audit.canaries import WithCanaries, canary_every
+from trueloop.config import RunConfig, VerifyConfig
+from trueloop.tasks.base import Task
+from trueloop.update.collect import Collected
+
+
+def strict_shadow(verify: VerifyConfig) -> VerifyConfig:
+    """The training settings with every lenient option off (math: no last-number fallback, no
+    any-box spraying; code: no partial credit, all hidden tests as always)."""
+    return dataclasses.replace(verify, last_number_fallback=False, any_box=False,
+                               code_partial_credit=False)
+
+
+def same_shadow(verify: VerifyConfig) -> VerifyConfig:
+    """The training verifier itself: a shadow that can never disagree (the ablation that shows
+    the alarm needs a stricter judge)."""
+    return verify
+
+
+SHADOWS: dict[str, Callable[[VerifyConfig], VerifyConfig]] = {
+    "strict": strict_shadow,
+    "same": same_shadow,
+}
+# audit.shadow name -> the shadow's verify settings, from the training ones. How to add one:
+# write a function VerifyConfig -> VerifyConfig and add it here
+
+
+@dataclass
+class DivergenceAlarm:
+    """Fires once when, for `patience` consecutive steps, the mean training accuracy of the last
+    `window` steps exceeds that of the `window` steps before by >= `min_rise` while the shadow's
+    changed by <= `flat` (flat or falling): rllm#143's "train reward rises, eval drops"."""
+
+    window: int
+    min_rise: float
+    flat: float
+    patience: int
+    steps: list[int] = field(default_factory=list)
+    train: list[float] = field(default_factory=list)
+    shadow: list[float] = field(default_factory=list)
+    streak: int = 0
+    fired_at: int | None = None
+
+    def update(self, step: int, train: float, shadow: float) -> str | None:
+        """Add one step's (training, shadow) accuracy; the alarm line when it fires now."""
+        self.steps.append(step)
+        self.train.append(train)
+        self.shadow.append(shadow)
+        w = self.window
+        if self.fired_at is not None or len(self.steps) < 2 * w:
+            return None
+        t0, t1 = _mean(self.train[-2 * w:-w]), _mean(self.train[-w:])
+        s0, s1 = _mean(self.shadow[-2 * w:-w]), _mean(self.shadow[-w:])
+        diverging = t1 - t0 >= self.min_rise and s1 - s0 <= self.flat
+        self.streak = self.streak + 1 if diverging else 0
+        if self.streak < self.patience:
+            return None
+        self.fired_at = step
+        return (f"audit alarm at step {step}: training accuracy rose {t0:.2f} -> {t1:.2f} while "
+                f"the shadow verifier's went {s0:.2f} -> {s1:.2f}, since step {self.steps[-2 * w]}"
+                f" (windows of {w} steps)")
+
+
+def _mean(xs: list[float]) -> float:
+    return sum(xs) / len(xs)
+
+
+class RunMonitor:
+    """The monitors of one run: `canaries(task)` is the task to sample from, `step()` returns the
+    step's `audit/*` metrics."""
+
+    def __init__(self, cfg: RunConfig, task: Task, *, history: list[dict[str, Any]] = ()) -> None:
+        a = cfg.audit
+        self.cfg, self.seed = a, cfg.seed
+        self.shadow = SHADOWS[a.shadow](cfg.verify) if a.shadow != "off" else None
+        self.alarm = DivergenceAlarm(a.window, a.min_rise, a.flat, a.patience)
+        self.every = canary_every(task, a)
+        for row in history:  # a resumed run: replay the logged steps
+            if "audit/shadow_accuracy" in row:
+                self.alarm.update(row["step"], row["audit/sample_train_accuracy"],
+                                  row["audit/shadow_accuracy"])
+            if row.get("audit/alarm") == 1 and self.alarm.fired_at is None:
+                self.alarm.fired_at = row["step"]
+
+    def canaries(self, task: Task) -> Task:
+        """`task` with canaries mixed into its train stream (itself when there are none)."""
+        return WithCanaries(task, self.every) if self.every else task  # type: ignore[return-value]
+
+    @property
+    def alarm_step(self) -> int | None:
+        return self.alarm.fired_at
+
+    def step(self, step: int, task: Task, c: Collected) -> dict[str, float]:
+        """Monitor one training step: B problems, their N = B*G rollouts and verdicts."""
+        problems, batch, verdicts = c.problems, c.batch, c.verdicts
+        g = len(verdicts) // len(problems)
+        out: dict[str, float] = {}
+        canary = [v.correct for i, v in enumerate(verdicts) if problems[i // g].meta.get("canary")]
+        if canary:
+            out["audit/canary_hits"] = sum(canary) / len(canary)
+        if self.shadow is None:
+            return out
+        t0 = time.perf_counter()
+        rows = self.sample(step, batch, verdicts)
+        if rows:
+            judged = task.verify_batch([problems[i // g] for i in rows],
+                                            [batch.texts[i] for i in rows], self.shadow)
+            train = sum(verdicts[i].correct for i in rows) / len(rows)
+            shadow = sum(v.correct for v in judged) / len(rows)
+            out["audit/sample_train_accuracy"] = train
+            out["audit/shadow_accuracy"] = shadow
+            out["audit/shadow_disagreement"] = sum(
+                verdicts[i].correct and not v.correct
+                for i, v in zip(rows, judged, strict=True)) / len(rows)
+            line = self.alarm.update(step, train, shadow)
+            if line:
+                print(line, file=sys.stderr, flush=True)
+        out["audit/alarm"] = float(self.alarm.fired_at is not None)
+        out["time/shadow"] = time.perf_counter() - t0
+        return out
+
+    def sample(self, step: int, batch, verdicts: list) -> list[int]:
+        """Rows to re-judge: single-turn episodes that were verified (no env_error), a seeded
+        sample of `shadow_sample` of them (0 = all), in row order."""
+        rows = [i for i, e in enumerate(batch.episodes)
+                if len(e.turns) <= 1 and verdicts[i].reason != "env_error"]
+        n = self.cfg.shadow_sample
+        if n and n < len(rows):
+            rows = sorted(random.Random(f"shadow:{self.seed}:{step}").sample(rows, n))
+        return rows
