@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import torch
 
 from trueloop.config import RolloutConfig, VerifyConfig
-from trueloop.envs.base import verify_episodes
+from trueloop.envs.base import Env, verify_episodes
 from trueloop.policy import Policy
 from trueloop.rollout.batch import RolloutBatch
 from trueloop.rollout.episodes import run_episodes
@@ -39,8 +40,10 @@ class Played:
 
 def play(task: Task, policy: Policy, problems: list[Problem], rollout: RolloutConfig,
          verify: VerifyConfig, *, group_size: int,
-         generator: torch.Generator | None = None) -> Played:
-    """G = `group_size` episodes of each problem, sampled together and verified."""
+         generator: torch.Generator | None = None,
+         verifier: Callable[[list[Env]], list[Verdict]] = verify_episodes) -> Played:
+    """G = `group_size` episodes of each problem, sampled together and verified (by `verifier`:
+    here, or on Ray verification actors, trueloop.distributed)."""
     envs = [task.make_env(p, verify=verify) for p in problems for _ in range(group_size)]
     extra = tuple(s for s in task.stop_strings() if s not in rollout.stop)
     if extra:  # the task's own turn enders (a tool env's closing tags)
@@ -51,7 +54,7 @@ def play(task: Task, policy: Policy, problems: list[Problem], rollout: RolloutCo
         t1 = time.perf_counter()
         ok = [i for i, e in enumerate(batch.episodes) if e.stop_reason != "env_error"]
         verdicts = [ENV_ERROR] * len(envs)
-        for i, v in zip(ok, verify_episodes([envs[i] for i in ok]), strict=True):
+        for i, v in zip(ok, verifier([envs[i] for i in ok]), strict=True):
             verdicts[i] = v
         seconds = {"time/sample": t1 - t0, "time/verify": time.perf_counter() - t1}
     finally:

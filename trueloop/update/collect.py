@@ -37,10 +37,11 @@ class Collected:
 
 
 def _round(task: Task, policy: Policy, problems: list[Problem], cfg: RunConfig,
-           generator: torch.Generator, clock: dict[str, float]):
+           generator: torch.Generator, clock: dict[str, float], backend=None, start: int = 0):
     g = cfg.rollout.group_size
-    played = play(task, policy, problems, cfg.rollout, cfg.verify, group_size=g,
-                  generator=generator)
+    played = (play(task, policy, problems, cfg.rollout, cfg.verify, group_size=g,
+                   generator=generator) if backend is None  # the default path, as it always was
+              else backend.play(task, policy, problems, start, generator))  # trueloop.distributed
     for k, v in played.seconds.items():
         clock[k] += v
     batch, verdicts = played.batch, played.verdicts
@@ -54,8 +55,9 @@ def _round(task: Task, policy: Policy, problems: list[Problem], cfg: RunConfig,
 
 
 def collect(task: Task, policy: Policy, cfg: RunConfig, start: int,
-            generator: torch.Generator) -> Collected:
-    """Sample, verify and score problems `start, start+1, ...` of the train split."""
+            generator: torch.Generator, backend=None) -> Collected:
+    """Sample, verify and score problems `start, start+1, ...` of the train split (on `backend`,
+    a trueloop.distributed backend, when given)."""
     b, g = cfg.rollout.prompts_per_step, cfg.rollout.group_size
     clock = {"time/sample": 0.0, "time/verify": 0.0}
     keep: list[tuple] = []  # informative groups: (problem, batch rows, verdicts, rewards, comps)
@@ -67,7 +69,8 @@ def collect(task: Task, policy: Policy, cfg: RunConfig, start: int,
         problems = task.problems(need, "train", cfg.task.seed, start=index)
         index += need
         rounds += 1
-        batch, verdicts, rewards, comps = _round(task, policy, problems, cfg, generator, clock)
+        batch, verdicts, rewards, comps = _round(task, policy, problems, cfg, generator, clock,
+                                                 backend, index - need)
         for i, p in enumerate(problems):
             rows = slice(i * g, (i + 1) * g)
             group = (p, batch.select(rows), verdicts[rows], rewards[i], comps[rows])
