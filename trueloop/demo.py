@@ -4,7 +4,9 @@
 2. evaluate it on held-out test problems: the RL target cell, an easy cell, and more cells;
 3. RL with verifiable rewards on the target cell (where the prior is weak), hack flags monitored;
 4. evaluate again with the same problems and the same sampling seeds (a paired comparison);
-5. write `evals.json`, `summary.json` and the report (`report.html` + PNG plots).
+5. write `evals.json`, `summary.json` and the report (`report.html` + PNG plots); the summary's
+   `compute` holds the RL run's FLOPs, tokens and seconds by stage, and held-out points gained
+   per PFLOP and per million tokens (trueloop.update.compute).
 The configuration is `trueloop/configs/demo.toml`; any field can be overridden (`--update.lr 1e-4`).
 `--env tool_chain` runs the multi-turn horizon demo instead (`configs/demo_tool_chain.toml`): the
 same five stages on a tool-using environment, evaluated at every horizon (`by_horizon` in the
@@ -37,6 +39,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--env", help="a multi-turn demo instead: " + ", ".join(env_demos()))
     p.add_argument("--model", help="a real-model demo instead: " + ", ".join(MODEL_DEMOS))
     p.add_argument("--resume", action="store_true", help="continue an interrupted demo in OUT")
+    p.add_argument("--scenario", choices=["hack"],
+                   help="hack: RL learns a reward hack against a weak verifier, the monitors "
+                        "catch it (trueloop/demo_hack.py)")
     p.set_defaults(func=run, overrides=[])
 
 
@@ -98,6 +103,8 @@ def headline(result: dict[str, Any], k: int) -> dict[str, Any]:
 
 def run_demo(cfg: RunConfig, out: Path, *, resume: bool = False) -> dict[str, Any]:
     from trueloop.report import write_report
+    from trueloop.report.run import compute_summary
+    from trueloop.tracking import read_metrics
     from trueloop.update.trainer import train
 
     t0 = time.perf_counter()
@@ -129,6 +136,8 @@ def run_demo(cfg: RunConfig, out: Path, *, resume: bool = False) -> dict[str, An
     if "easy" in before:
         summary["delta_easy_pass@1"] = after["easy"]["pass@1"] - before["easy"]["pass@1"]
     summary.update(horizon_summary(cfg, before, after))
+    summary["compute"] = compute_summary(read_metrics(out / "metrics.jsonl"),
+                                         summary["delta_pass@1"])
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     write_report(out)
     return summary
@@ -169,6 +178,10 @@ def horizon_summary(cfg: RunConfig, before: dict, after: dict) -> dict[str, Any]
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "scenario", None) == "hack":
+        from trueloop.demo_hack import run_scenario
+
+        return run_scenario(Path(args.out), args.seed, list(args.overrides))
     overrides = list(args.overrides) + ["--seed", str(args.seed)]
     try:
         cfg = load_config(args.config or demo_config_path(args.env, args.model), overrides)
