@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 
 import pytest
@@ -86,3 +87,35 @@ def test_gradient_checkpointing_adds_one_forward_per_epoch() -> None:
     ckpt = meter.step(fake_batch(), load_config(overrides=["--update.gradient_checkpointing",
                                                            "true"]), {})
     assert ckpt["compute/flops_update"] == plain["compute/flops_update"] * 4 / 3
+
+
+def test_summary_gives_points_per_pflop_and_per_million_tokens() -> None:
+    from trueloop.report.run import compute_summary
+
+    rows = [{"step": 0, "compute/cum_flops": 1e14},
+            {"step": 1, "compute/cum_flops": 5e14, "compute/cum_tokens_sampled": 2e5,
+             "compute/cum_tokens_trained": 4e5, "compute/cum_flops_sample": 1e14,
+             "compute/cum_flops_update": 4e14, "time/cum_sample": 3.0}, {"step": 2}]
+    c = compute_summary(rows, gained=0.25)
+    assert c["pflops"] == 0.5 and c["points_per_pflop"] == 50.0
+    assert c["points_per_million_tokens_sampled"] == 125.0
+    assert c["points_per_million_tokens_trained"] == 62.5
+    assert c["seconds_by_stage"] == {"sample": 3.0, "verify": 0.0, "update": 0.0}
+    assert "points_per_pflop" not in compute_summary(rows)
+    assert compute_summary([{"step": 0, "reward/mean": 1.0}], 0.1) == {}
+
+
+def test_the_report_says_where_the_compute_went(tmp_path) -> None:
+    from trueloop.report import write_report
+
+    rows = [{"step": s, "compute/cum_flops": 2e12 * (s + 1), "compute/cum_flops_sample": 5e11,
+             "compute/cum_flops_update": 1.5e12 * (s + 1), "compute/cum_tokens_sampled": 100.0,
+             "time/cum_sample": 1.0, "time/cum_verify": 1.0, "time/cum_update": 2.0,
+             "eval/pass@1": 0.1 * s} for s in range(3)]
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (tmp_path / "summary.json").write_text(json.dumps({"delta_pass@1": 0.2}))
+    page = write_report(tmp_path).read_text()
+    section = page.split("Where the compute went")[1]
+    assert "update</td><td>2 (50%)" in section and "(75%)" in section  # 4.5e12 of 6e12 FLOPs
+    assert "points_per_pflop</td><td>3333" in section  # 20 points / 0.006 PFLOP
+    assert (tmp_path / "plots" / "compute.png").exists()

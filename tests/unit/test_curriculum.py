@@ -111,3 +111,18 @@ def test_a_knob_the_task_lacks_fails_before_training() -> None:
                                  "--curriculum.knob", "horizon", "--curriculum.levels", "[1,2]"])
     with pytest.raises(ValueError, match="no horizon knob"):
         Curriculum(cfg, task_from_config(cfg.task))
+
+
+def test_the_report_draws_per_level_curves(tmp_path) -> None:
+    import json
+
+    from trueloop.report import write_report
+
+    rows = [{"step": s, "curriculum/level": float(1 + s // 2),
+             f"curriculum/pass_rate/{1 + s // 2}": 0.5} for s in range(4)]
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    write_report(tmp_path)
+    assert (tmp_path / "plots" / "curriculum.png").exists()
+    (tmp_path / "metrics.jsonl").write_text(json.dumps({"step": 0, "reward/mean": 0.5}) + "\n")
+    write_report(tmp_path)
+    assert not (tmp_path / "plots" / "curriculum.png").exists()

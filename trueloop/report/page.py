@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from trueloop.report.plots import caption
-from trueloop.report.run import PHASES, RunData, finite, wall_seconds
+from trueloop.report.run import PHASES, RunData, compute_summary, finite, wall_seconds
 
 MAX_SAMPLE_CHARS = 1500
 # characters of a prompt / completion shown; the rest is elided with a count
@@ -191,6 +191,30 @@ def episodes_html(run: RunData) -> str:
     return "".join(parts)
 
 
+def compute_html(run: RunData) -> str:
+    """'Where the compute went': seconds and estimated FLOPs by stage, tokens, and held-out points
+    gained per PFLOP / per million tokens (demo runs); "" for a run without compute metrics."""
+    c = compute_summary(run.rows, run.summary.get("delta_pass@1"))
+    if not c:
+        return ""
+    seconds, flops = c["seconds_by_stage"], c["flops_by_stage"]
+    total_s = sum(seconds.values()) or 1.0
+    rows = [[esc(stage), f"{esc(seconds[stage])} ({seconds[stage] / total_s:.0%})",
+             esc(flops.get(stage)) + (f" ({flops[stage] / c['flops']:.0%})"
+                                      if stage in flops and c["flops"] else "")]
+            for stage in seconds]
+    rows.append(["<b>total</b>", esc(sum(seconds.values())), esc(c["flops"])])
+    tokens = table(["tokens", "count"], [[esc(k.removeprefix("tokens_")), esc(c[k])] for k in
+                                         ("tokens_sampled", "tokens_trained", "tokens_forwarded")])
+    gains = [[esc(k), esc(c[k])] for k in ("points_per_pflop", "points_per_million_tokens_sampled",
+                                           "points_per_million_tokens_trained") if k in c]
+    return (table(["stage", "seconds (share)", "estimated FLOPs (share)"], rows) + tokens
+            + (table(["held-out pass@1 points gained", "value"], gains) if gains else "")
+            + "<p>FLOPs: 2N per token forward, 4N backward, plus causal attention (Kaplan et al. "
+              "2020); verification is CPU time, not FLOPs; the prior and evaluations are not "
+              "counted.</p>")
+
+
 def _section(title: str, body: str, empty: str) -> str:
     return f"<h2>{esc(title)}</h2>" + (body or f"<p>{esc(empty)}</p>")
 
@@ -210,6 +234,8 @@ def render_html(run: RunData, plots: dict[str, Path]) -> str:
                  "No summary.json."),
         _section("Held-out evaluation", evals_table(run) if run.eval_sets() else "",
                  "No evals.json."),
+        _section("Where the compute went", compute_html(run),
+                 "No compute metrics (a run from before compute accounting)."),
         _section("Last logged step", table(["metric", "value"], [[esc(k), esc(v)] for k, v in last])
                  if last else "", "No metrics."),
         _section("Sample completions", samples_html(run), "No sample completions."),

@@ -307,6 +307,45 @@ def plot_levels(run: RunData) -> Figure | None:
     return fig
 
 
+def plot_curriculum(run: RunData) -> Figure | None:
+    """Curriculum: the level trained at each step, and each level's group pass rate (window mean)
+    against the learnable band."""
+    steps, levels = series(run.rows, "curriculum/level")
+    if not steps:
+        return None
+    fig, (ax1, ax2) = _figure(2)
+    ax1.step(steps, levels, where="post", color="#1f77b4")
+    ax1.set_yticks(sorted(set(levels)))
+    _finish(ax1, "Curriculum level", str(run.config.get("curriculum", {}).get("knob", "level")))
+    for key in sorted(keys_with_prefix(run.rows, "curriculum/pass_rate/"),
+                      key=lambda k: int(k.rsplit("/", 1)[1])):
+        ax2.plot(*series(run.rows, key), marker="o", ms=3, label=key.rsplit("/", 1)[1])
+    band = run.config.get("curriculum", {}).get("band")
+    if isinstance(band, list) and len(band) == 2:
+        ax2.axhspan(band[0], band[1], color="#2ca02c", alpha=0.1, label="band")
+    ax2.set_ylim(-0.02, 1.02)
+    _finish(ax2, "Group pass rate by level", "pass rate")
+    return fig
+
+
+def plot_compute(run: RunData) -> Figure | None:
+    """Cumulative estimated PFLOPs per step, and held-out pass@1 against them (when evaluated
+    during training)."""
+    steps, flops = series(run.rows, "compute/cum_flops")
+    if not steps:
+        return None
+    fig, (ax1, ax2) = _figure(2)
+    ax1.plot(steps, [f / 1e15 for f in flops], color="#9467bd")
+    _finish(ax1, "Cumulative compute", "PFLOP")
+    at = dict(zip(steps, flops, strict=True))
+    evals = [(at[s] / 1e15, v) for s, v in zip(*series(run.rows, "eval/pass@1"), strict=True)
+             if s in at]
+    if evals:
+        ax2.plot(*zip(*evals, strict=True), marker="D", ms=4, label="eval/pass@1")
+    _finish(ax2, "Held-out pass@1 vs compute", "pass@1", xlabel="PFLOP")
+    return fig
+
+
 PLOTS: dict[str, Callable[[RunData], Figure | None]] = {
     "reward": plot_reward,
     "passk": plot_passk,
@@ -319,6 +358,8 @@ PLOTS: dict[str, Callable[[RunData], Figure | None]] = {
     "update": plot_update,
     "reward_terms": plot_reward_terms,
     "time": plot_time,
+    "curriculum": plot_curriculum,
+    "compute": plot_compute,
 }
 # file stem -> plot; the HTML shows them in this order
 

@@ -121,3 +121,31 @@ def wall_seconds(run: RunData) -> float | None:
         return float(run.summary["wall_seconds"])
     _, times = series(run.rows, "time/step")
     return sum(times) if times else None
+
+
+STAGES = ("sample", "verify", "update")
+# the timed stages of a training step (trueloop.update.compute)
+
+
+def compute_summary(rows: list[dict[str, Any]], gained: float | None = None) -> dict[str, Any]:
+    """Where the RL compute went, from the running totals of the last step that has them
+    (`compute/cum_*`, `time/cum_*`; the prior and held-out evaluations not included), and, given
+    the held-out pass@1 `gained` (after - before), points gained per PFLOP and per million
+    tokens. {} for a run logged before compute accounting."""
+    last = next((r for r in reversed(rows) if finite(r.get("compute/cum_flops"))), None)
+    if last is None:
+        return {}
+    total = {k: float(last.get(f"compute/cum_{k}") or 0.0)
+             for k in ("flops", "tokens_sampled", "tokens_trained", "tokens_forwarded")}
+    out: dict[str, Any] = {
+        **total, "pflops": total["flops"] / 1e15,
+        "flops_by_stage": {s: float(last.get(f"compute/cum_flops_{s}") or 0.0)
+                           for s in ("sample", "update")},
+        "seconds_by_stage": {s: float(last.get(f"time/cum_{s}") or 0.0) for s in STAGES},
+    }
+    if finite(gained):
+        points = 100.0 * gained
+        out["points_per_pflop"] = points / out["pflops"] if total["flops"] else None
+        for k in ("tokens_sampled", "tokens_trained"):
+            out[f"points_per_million_{k}"] = points / (total[k] / 1e6) if total[k] else None
+    return out
