@@ -3,8 +3,9 @@
 `train()` below is the whole algorithm on one screen; everything it calls is a noun elsewhere
 (`collect` samples+verifies+scores, `compute_advantages`, `optimize`, `audit_step`, checkpoints).
 A run killed at any point and restarted with `resume=True` logs exactly the metrics (timings aside)
-of an uninterrupted run: the checkpoint holds model, optimizer, scheduler, every RNG and the data
-position, and `metrics.jsonl` is cut back to the checkpoint's step.
+of an uninterrupted run: the checkpoint holds model, optimizer, scheduler, every RNG, the data
+position (per level under a `[curriculum]`, with its state) and the compute totals, and
+`metrics.jsonl` is cut back to the checkpoint's step.
 """
 
 from __future__ import annotations
