@@ -160,3 +160,16 @@ def test_a_task_with_run_level_state_is_skipped(tmp_path) -> None:
     save_episodes(run, 0, [episode_json(0, problem, ep, 0.0)])
     rep = rescore_run(run)
     assert rep.rescored == 0 and rep.skipped == {"run_state": 1}
+
+
+def test_canaries_are_rebuilt_with_their_decoy_answer(tmp_path) -> None:
+    from trueloop.audit.canaries import canary
+
+    task = task_from_config(load_config(overrides=["--task.name", "chain", "--task.difficulty",
+                                                   "1", "--task.horizon", "2"]).task)
+    p = canary(task, task.problem(3))
+    rows = [episode_json(0, p, Episode(p.id, (Turn(f"\\boxed{{{a}}}", None),), "done", 5, 0,
+                                       verdict=Verdict(False, 0.0, "wrong")), 0.0)
+            for a in (p.meta["true_answer"], p.answer)]
+    rep = rescore_run(write_run(tmp_path, {0: rows}))
+    assert rep.rescored == 2 and rep.by_reason == {"wrong -> ok": 1}  # the decoy pays, truth not

@@ -4,8 +4,8 @@ The answer to "my verifier had a bug; how much of my run did it touch?". Every s
 are kept in `RUN/episodes/step_<N>.jsonl.gz` (trueloop.rollout.record) and the run's config in
 `RUN/config.json`. For each kept episode, rescoring
 1. rebuilds its problem from the task config and the problem's place in its stream (split, seed,
-   index, and the difficulty / horizon it was drawn at, which a curriculum moves), and checks that
-   the rebuilt problem has the recorded id and prompt;
+   index, and the difficulty / horizon it was drawn at, which a curriculum moves; a canary with its
+   decoy answer), and checks that the rebuilt problem has the recorded id and prompt;
 2. replays the recorded actions through a fresh environment made with the *new* `[verify]`
    settings (a single-turn task is an episode of one action): `reset` with the episode's seed
    (its position in its group), `step` on each action, `truncated` on a last action the runner
@@ -40,6 +40,8 @@ from trueloop.config import RunConfig, VerifyConfig, _build, merge, parse_overri
 CUT_STOPS = ("turn_length", "max_tokens")
 # stop reasons whose last action the runner cut at a token limit (never stepped)
 FLIP_TOLERANCE = 1e-9
+CANARY_SUFFIX = "/canary"
+# problem ids of canaries (trueloop.audit.canaries): rebuilt with their decoy answer
 
 
 @dataclass
@@ -194,7 +196,9 @@ def has_run_state(task) -> bool:
 def _problem(row: dict[str, Any], cfg: RunConfig, tasks: _Tasks):
     """(task, problem) the row was drawn from, or a skip reason."""
     stream = row.get("stream") or {}
-    parts = str(row.get("problem_id", "")).rsplit("/", 3)  # name/split/seed/index
+    pid = str(row.get("problem_id", ""))
+    is_canary = pid.endswith(CANARY_SUFFIX)  # audit.canary_fraction's decoy problems
+    parts = pid.removesuffix(CANARY_SUFFIX).rsplit("/", 3)  # name/split/seed/index
     try:
         split = stream.get("split") or parts[-3]
         seed = int(stream["seed"] if stream.get("seed") is not None else parts[-2])
@@ -207,6 +211,10 @@ def _problem(row: dict[str, Any], cfg: RunConfig, tasks: _Tasks):
     if has_run_state(task):
         return "run_state"
     problem = task.problem(index, split, seed)
+    if is_canary:
+        from trueloop.audit.canaries import canary
+
+        problem = canary(task, problem)
     if problem.id != row.get("problem_id") or problem.prompt != row.get("prompt"):
         return "problem_mismatch"
     return task, problem
