@@ -19,7 +19,7 @@ from trueloop.report.run import series, smooth
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 EVIL = "<script>alert('pwned')</script><img src=x onerror=alert(1)>"
 METRIC_PLOTS = {"reward", "length", "episodes", "reasons", "hacks", "update", "reward_terms",
-                "time", "curriculum", "compute"}
+                "time", "curriculum", "compute", "shadow"}
 EVAL_PLOTS = {"passk", "levels"}
 
 
@@ -41,7 +41,9 @@ def metrics_rows(n: int, seed: int = 0) -> list[dict]:
                "episode/tool_calls_mean": 2 * acc, "episode/stop/done": acc,
                "episode/stop/max_turns": 1 - acc, "compute/cum_flops": 1e12 * (step + 1),
                "curriculum/level": float(1 + step // 10),
-               f"curriculum/pass_rate/{1 + step // 10}": acc}
+               f"curriculum/pass_rate/{1 + step // 10}": acc,
+               "audit/sample_train_accuracy": acc, "audit/shadow_accuracy": acc / 2,
+               "audit/shadow_disagreement": acc / 2, "audit/alarm": float(step >= n // 2)}
         if step % 5 == 0:  # rates only for reasons/flags seen that step
             row.update({"verify/reason/wrong": 0.8 - acc, "verify/reason/no_answer": 0.2,
                         "verify/flag/hack:echo": 0.1, "verify/hack_rate": 0.1})
