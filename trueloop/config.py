@@ -220,6 +220,7 @@ class DistributedConfig:
     # ray: None starts a local Ray; "auto" or "host:port" joins a running cluster
     verify_workers: int = 0
     # ray: verification actors (each wraps the sandbox pool on its node); 0 = verify on the driver
+    # (or on the rollout actors, which verify their own episodes)
     rollout_workers: int = 0
     # ray: rollout actors holding a copy of the policy; 0 = sample on the driver
     unit: Literal["batch", "group"] = "batch"
@@ -238,10 +239,11 @@ class DistributedConfig:
 class AuditConfig:
     """Watching the run as a whole while it trains (reward-hacking monitors; docs/monitors.md)."""
 
-    shadow: Literal["off", "strict", "same"] = "off"
+    shadow: str = "off"
     # shadow verifier re-judging a sample of each step's single-turn rollouts
     # (trueloop.audit.monitors.SHADOWS): strict = the training verifier with every lenient option
-    # off; same = the training verifier itself (an ablation: it never disagrees); off = none
+    # off; same = the training verifier itself (an ablation: it never disagrees); off = none; or
+    # "package.module:function", your own second verifier (signature: monitors.Shadow)
     shadow_sample: int = 64
     # rollouts re-judged per step (a seeded sample); 0 = all of them
     window: int = 5
@@ -434,6 +436,9 @@ def validate(cfg: RunConfig) -> None:
          "audit.shadow_sample >= 0 (0 = all) and audit.min_rise > 0."),
         (0 <= cfg.audit.canary_fraction <= 0.5, f"audit.canary_fraction must be in [0, 0.5] "
          f"(canaries are a tripwire, not the training set); got {cfg.audit.canary_fraction}."),
+        (cfg.audit.shadow in ("off", "strict", "same") or ":" in cfg.audit.shadow,
+         f"audit.shadow must be off, strict, same or 'package.module:function'; got "
+         f"{cfg.audit.shadow!r}."),
         (not cfg.audit.stop_on_alarm or cfg.audit.shadow != "off",
          "audit.stop_on_alarm needs a shadow verifier to alarm on; set audit.shadow = \"strict\"."),
         (set(cfg.prior.noisy) <= set(cfg.prior.mixture),
@@ -473,6 +478,10 @@ def distributed_checks(d: DistributedConfig) -> list[tuple[bool, str]]:
         (d.backend == "ray" or workers == 0,
          f"distributed.verify_workers / rollout_workers need distributed.backend = \"ray\"; got "
          f"backend {d.backend!r} with {workers} workers (set --distributed.backend ray)."),
+        (d.rollout_workers == 0 or d.verify_workers == 0,
+         f"distributed.rollout_workers and verify_workers are either-or: rollout actors verify "
+         f"their own episodes on their node; got {d.rollout_workers} and {d.verify_workers} "
+         f"(set --distributed.verify_workers 0)."),
         (d.rollout_workers == 0 or d.unit == "group",
          "distributed.rollout_workers > 0 needs distributed.unit = \"group\" (each problem's "
          "episodes sampled alone with their own seed); set --distributed.unit group."),

@@ -15,6 +15,7 @@ from trueloop.policy import build_tiny
 from trueloop.tasks import make_cell, make_task, register
 from trueloop.tasks.base import Draw, Task
 from trueloop.tracking import read_metrics
+from trueloop.types import Verdict
 from trueloop.update.checkpoint import latest_step
 from trueloop.verify.math import verify_math
 
@@ -163,6 +164,19 @@ def test_no_alarm_when_the_shadow_cannot_disagree(tmp_path, monkeypatch, extra) 
     rows = hack_run(tmp_path, monkeypatch, "--audit.stop_on_alarm", "true", *extra)
     assert len(rows) == 6 and all(r["audit/alarm"] == 0 for r in rows)
     assert all(r["audit/shadow_disagreement"] == 0 for r in rows)
+
+
+def lenient_shadow(task, problems, completions, verify) -> list[Verdict]:
+    """A user's own shadow (named by import path): everything is right."""
+    return [Verdict(True, 1.0, "ok")] * len(completions)
+
+
+def test_a_user_named_shadow_is_used(tmp_path, monkeypatch) -> None:
+    rows = hack_run(tmp_path, monkeypatch, "--audit.shadow", "test_monitors:lenient_shadow")
+    assert [r["audit/shadow_accuracy"] for r in rows] == [1.0] * 6
+    with pytest.raises(ValueError, match="package.module:function"):
+        RunMonitor(load_config(overrides=["--audit.shadow", "test_monitors:missing"]),
+                   make_cell("chain:1:3"))
 
 
 def test_monitor_off_by_default_adds_nothing() -> None:

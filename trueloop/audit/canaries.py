@@ -36,6 +36,8 @@ class WithCanaries:
         self.task, self.every = task, every
 
     def __getattr__(self, name: str) -> Any:
+        if name == "task":  # not set yet (an unpickled copy): no forwarding loop
+            raise AttributeError(name)
         return getattr(self.task, name)
 
     def problem(self, index: int, split: Split = "train", seed: int = 0) -> Problem:

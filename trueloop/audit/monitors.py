@@ -4,8 +4,8 @@ Verdict flags and `audit_step` judge one batch at a time; a policy that games it
 up only across steps, as a training reward that climbs while a stricter judge stays flat. Each
 step `RunMonitor.step` logs:
 - shadow verification: a sample of the step's single-turn rollouts is re-judged by a stricter
-  verifier than training's (`SHADOWS`): `audit/shadow_accuracy` on the sample,
-  `audit/sample_train_accuracy` (the training verdicts of the same rows) and
+  verifier than training's (`SHADOWS`, or a user's own function): `audit/shadow_accuracy` on
+  the sample, `audit/sample_train_accuracy` (the training verdicts of the same rows) and
   `audit/shadow_disagreement` (training said correct, shadow said wrong, over the sample);
 - the divergence alarm (`DivergenceAlarm`): `audit/alarm` turns 1 (and stays 1) at the step where
   training accuracy on the sample has risen while the shadow's has not, over a window; one line
@@ -20,6 +20,7 @@ change what training samples or learns.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import random
 import sys
 import time
@@ -30,28 +31,46 @@ from typing import Any
 from trueloop.audit.canaries import WithCanaries, canary_every
 from trueloop.config import RunConfig, VerifyConfig
 from trueloop.tasks.base import Task
+from trueloop.types import Problem, Verdict
 from trueloop.update.collect import Collected
 
+Shadow = Callable[[Task, list[Problem], list[str], VerifyConfig], list[Verdict]]
+# (task, problems, completions, the training verify settings) -> one verdict per completion
 
-def strict_shadow(verify: VerifyConfig) -> VerifyConfig:
-    """The training settings with every lenient option off (math: no last-number fallback, no
+
+def strict_shadow(task: Task, problems: list[Problem], completions: list[str],
+                  verify: VerifyConfig) -> list[Verdict]:
+    """The task's verifier with every lenient option off (math: no last-number fallback, no
     any-box spraying; code: no partial credit, all hidden tests as always)."""
-    return dataclasses.replace(verify, last_number_fallback=False, any_box=False,
-                               code_partial_credit=False)
+    strict = dataclasses.replace(verify, last_number_fallback=False, any_box=False,
+                                 code_partial_credit=False)
+    return task.verify_batch(problems, completions, strict)
 
 
-def same_shadow(verify: VerifyConfig) -> VerifyConfig:
+def same_shadow(task: Task, problems: list[Problem], completions: list[str],
+                verify: VerifyConfig) -> list[Verdict]:
     """The training verifier itself: a shadow that can never disagree (the ablation that shows
     the alarm needs a stricter judge)."""
-    return verify
+    return task.verify_batch(problems, completions, verify)
 
 
-SHADOWS: dict[str, Callable[[VerifyConfig], VerifyConfig]] = {
-    "strict": strict_shadow,
-    "same": same_shadow,
-}
-# audit.shadow name -> the shadow's verify settings, from the training ones. How to add one:
-# write a function VerifyConfig -> VerifyConfig and add it here
+SHADOWS: dict[str, Shadow] = {"strict": strict_shadow, "same": same_shadow}
+# audit.shadow name -> shadow verifier. How to add one: write a `Shadow` function and add it
+# here, or name it in the config as "package.module:function" (your own second verifier)
+
+
+def load_shadow(name: str) -> Shadow | None:
+    """The shadow verifier `audit.shadow` names (None for "off")."""
+    if name == "off":
+        return None
+    if name in SHADOWS:
+        return SHADOWS[name]
+    module, _, attr = name.partition(":")
+    fn = getattr(importlib.import_module(module), attr, None) if module and attr else None
+    if not callable(fn):
+        raise ValueError(f"audit.shadow must be one of {['off', *SHADOWS]} or "
+                         f"'package.module:function' naming a callable; got {name!r}.")
+    return fn
 
 
 @dataclass
@@ -101,7 +120,7 @@ class RunMonitor:
     def __init__(self, cfg: RunConfig, task: Task, *, history: list[dict[str, Any]] = ()) -> None:
         a = cfg.audit
         self.cfg, self.seed = a, cfg.seed
-        self.shadow = SHADOWS[a.shadow](cfg.verify) if a.shadow != "off" else None
+        self.shadow, self.verify = load_shadow(a.shadow), cfg.verify
         self.alarm = DivergenceAlarm(a.window, a.min_rise, a.flat, a.patience)
         self.every = canary_every(task, a)
         for row in history:  # a resumed run: replay the logged steps
@@ -132,8 +151,8 @@ class RunMonitor:
         t0 = time.perf_counter()
         rows = self.sample(step, batch, verdicts)
         if rows:
-            judged = task.verify_batch([problems[i // g] for i in rows],
-                                            [batch.texts[i] for i in rows], self.shadow)
+            judged = self.shadow(task, [problems[i // g] for i in rows],
+                                 [batch.texts[i] for i in rows], self.verify)
             train = sum(verdicts[i].correct for i in rows) / len(rows)
             shadow = sum(v.correct for v in judged) / len(rows)
             out["audit/sample_train_accuracy"] = train
