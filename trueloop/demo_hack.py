@@ -31,6 +31,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from trueloop.audit.monitors import strict_settings
 from trueloop.config import RunConfig, load_config
 from trueloop.tasks import TASKS, register
 from trueloop.tasks.chain import Chain
@@ -137,8 +138,7 @@ def strict_heldout(cfg: RunConfig, prior: str | None = None, policy=None) -> flo
 
     if policy is None:
         policy = load_policy(dataclasses.replace(cfg.policy, model=prior, init=None))
-    strict = dataclasses.replace(cfg, verify=dataclasses.replace(cfg.verify, any_box=False,
-                                                                 last_number_fallback=False))
+    strict = dataclasses.replace(cfg, verify=strict_settings(cfg.verify))
     return evaluate_run(policy, task_from_config(cfg.task), strict).pass1
 
 

@@ -30,6 +30,7 @@ from typing import Any
 
 from trueloop.audit.canaries import WithCanaries, canary_every
 from trueloop.config import RunConfig, VerifyConfig
+from trueloop.rollout import RolloutBatch
 from trueloop.tasks.base import Task
 from trueloop.types import Problem, Verdict
 from trueloop.update.collect import Collected
@@ -38,13 +39,17 @@ Shadow = Callable[[Task, list[Problem], list[str], VerifyConfig], list[Verdict]]
 # (task, problems, completions, the training verify settings) -> one verdict per completion
 
 
+def strict_settings(verify: VerifyConfig) -> VerifyConfig:
+    """`verify` with every lenient option off (math: no last-number fallback, no any-box
+    spraying; code: no partial credit, all hidden tests as always)."""
+    return dataclasses.replace(verify, last_number_fallback=False, any_box=False,
+                               code_partial_credit=False)
+
+
 def strict_shadow(task: Task, problems: list[Problem], completions: list[str],
                   verify: VerifyConfig) -> list[Verdict]:
-    """The task's verifier with every lenient option off (math: no last-number fallback, no
-    any-box spraying; code: no partial credit, all hidden tests as always)."""
-    strict = dataclasses.replace(verify, last_number_fallback=False, any_box=False,
-                                 code_partial_credit=False)
-    return task.verify_batch(problems, completions, strict)
+    """The task's verifier under `strict_settings`."""
+    return task.verify_batch(problems, completions, strict_settings(verify))
 
 
 def same_shadow(task: Task, problems: list[Problem], completions: list[str],
@@ -167,7 +172,7 @@ class RunMonitor:
         out["time/shadow"] = time.perf_counter() - t0
         return out
 
-    def sample(self, step: int, batch, verdicts: list) -> list[int]:
+    def sample(self, step: int, batch: RolloutBatch, verdicts: list[Verdict]) -> list[int]:
         """Rows to re-judge: single-turn episodes that were verified (no env_error), a seeded
         sample of `shadow_sample` of them (0 = all), in row order."""
         rows = [i for i, e in enumerate(batch.episodes)
