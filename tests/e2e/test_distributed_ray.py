@@ -40,23 +40,6 @@ def cluster():
     ray.shutdown()
 
 
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory, tiny_config_module):
-    """The local backend, group units, 3 steps: what every Ray run below must equal."""
-    out = tmp_path_factory.mktemp("local")
-    policy = train(load_config(tiny_config_module, GROUP), out)
-    return run_record(out, policy)
-
-
-@pytest.fixture(scope="module")
-def tiny_config_module(tmp_path_factory):
-    from conftest import TINY_RUN
-
-    path = tmp_path_factory.mktemp("cfg") / "run.toml"
-    path.write_text(TINY_RUN.format(steps=3, every=1))
-    return path
-
-
 def run_record(out, policy) -> tuple[list[dict], dict[str, torch.Tensor]]:
     rows = [{k: v for k, v in r.items() if not k.startswith(TIMING_PREFIXES)}
             for r in read_metrics(out / "metrics.jsonl")]
@@ -69,21 +52,20 @@ def assert_same_run(a, b) -> None:
     assert all(torch.equal(a[1][k], b[1][k]) for k in a[1]), "weights differ"
 
 
-def test_three_rollout_actors_give_the_local_run(reference, tiny_config_module, tmp_path):
-    rows, _ = reference
-    assert any(r["reward/std"] > 0 for r in rows), "no reward signal: the test would prove nothing"
-    out = tmp_path / "ray3"
-    run = run_record(out, train(load_config(tiny_config_module, on_ray(3)), out))
+def test_ray_runs_equal_the_local_run(tiny_config, tmp_path, monkeypatch):
+    """3 steps, group units: local; 3 rollout actors; 1 rollout actor that dies at step 2 and may
+    not be replaced (max_restarts 0: a clear error, the step-2 checkpoint intact), then resumed.
+    Metrics and weights of all three are the same bits."""
+    config = tiny_config(steps=3, every=1)
+    local = tmp_path / "local"
+    reference = run_record(local, train(load_config(config, GROUP), local))
+    assert any(r["reward/std"] > 0 for r in reference[0]), "no reward signal: proves nothing"
+
+    run = run_record(tmp_path / "ray3", train(load_config(config, on_ray(3)), tmp_path / "ray3"))
     assert_same_run(run, reference)
     assert [r["distributed/restarts"] for r in run[0]] == [0.0, 0.0, 0.0]
 
-
-def test_a_run_broken_by_a_dead_cluster_resumes_to_the_same_run(reference, tiny_config_module,
-                                                                 tmp_path, monkeypatch):
-    """One rollout actor; at step 2 it dies and may not be replaced (max_restarts 0): a clear
-    error, the step-2 checkpoint intact; the resumed run equals the local, uninterrupted one."""
-    out = tmp_path / "ray1"
-    sync = RayBackend.sync
+    out, sync = tmp_path / "ray1", RayBackend.sync
 
     def dying_sync(self, policy, version):
         if version == 2:
@@ -93,10 +75,10 @@ def test_a_run_broken_by_a_dead_cluster_resumes_to_the_same_run(reference, tiny_
 
     monkeypatch.setattr(RayBackend, "sync", dying_sync)
     with pytest.raises(ClusterError, match="--resume"):
-        train(load_config(tiny_config_module, on_ray(1, "--distributed.max_restarts", "0")), out)
+        train(load_config(config, on_ray(1, "--distributed.max_restarts", "0")), out)
     assert latest_step(out) == 2
     monkeypatch.setattr(RayBackend, "sync", sync)
-    policy = train(load_config(tiny_config_module, on_ray(1)), out, resume=True)
+    policy = train(load_config(config, on_ray(1)), out, resume=True)
     assert_same_run(run_record(out, policy), reference)
 
 

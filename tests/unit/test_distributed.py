@@ -13,7 +13,7 @@ import torch
 from trueloop.config import load_config
 from trueloop.distributed import make_backend
 from trueloop.distributed.local import LocalBackend
-from trueloop.distributed.units import group_seed, play_groups
+from trueloop.distributed.units import group_seed, play_groups, shards
 from trueloop.policy import build_tiny
 from trueloop.tasks import task_from_config
 from trueloop.update.collect import collect
@@ -39,6 +39,14 @@ def test_group_seeds_differ_by_run_seed_and_index():
     assert len(seeds) == 300
     assert all(0 <= s < 2**63 for s in seeds)
     assert group_seed(1, 5) == group_seed(1, 5)
+
+
+@pytest.mark.parametrize("n, k", [(0, 3), (1, 3), (4, 3), (7, 2), (5, 5)])
+def test_shards_cover_in_order_without_empties(n, k):
+    parts = shards(n, k)
+    assert [i for r in parts for i in r] == list(range(n))
+    assert len(parts) == min(n, k) and all(len(r) > 0 for r in parts)
+    assert max(map(len, parts), default=0) - min(map(len, parts), default=0) <= 1
 
 
 def test_a_group_is_the_same_whatever_else_is_played(policy):
@@ -79,6 +87,8 @@ def test_group_units_ignore_the_trainer_generator(policy):
     (["--distributed.backend", "ray", "--distributed.rollout_workers", "2"], "unit = \"group\""),
     (["--distributed.backend", "ray", "--distributed.verify_workers", "-1"], ">= 0"),
     (["--distributed.backend", "ray", "--distributed.verify_deadline_s", "0"], "deadline_s > 0"),
+    (["--distributed.backend", "ray", "--distributed.unit", "group", "--distributed.verify_workers",
+      "1", "--distributed.rollout_workers", "1"], "either-or"),
 ])
 def test_bad_distributed_settings_fail_with_the_fix(overrides, words):
     with pytest.raises(ValueError) as err:
@@ -92,3 +102,15 @@ def test_ray_missing_names_the_extra(monkeypatch):
                         lambda name, *a: None if name == "ray" else real(name, *a))
     with pytest.raises(ValueError, match=r"pip install 'trueloop\[ray\]'"):
         load_config(overrides=["--distributed.backend", "ray"])
+
+
+@pytest.mark.parametrize("overrides", [["--task.name", "memory"], ["--curriculum.enabled", "true",
+                                                 "--curriculum.levels", "[1, 2]"]])
+def test_ray_refuses_what_its_actors_cannot_share(overrides):
+    pytest.importorskip("ray")
+    from trueloop.distributed.ray_backend import RayBackend
+
+    cfg = load_config(overrides=overrides + ["--distributed.backend", "ray", "--distributed.unit",
+                                             "group", "--distributed.rollout_workers", "1"])
+    with pytest.raises(ValueError, match="distributed.backend|rollout_workers = 0"):
+        RayBackend(cfg, task_from_config(cfg.task), None)

@@ -23,6 +23,7 @@ weights, which fits CPU clusters and small models and is the part to replace for
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import ray
 import torch
@@ -30,7 +31,7 @@ from ray.exceptions import RayActorError
 
 from trueloop.config import RunConfig
 from trueloop.distributed.actors import RolloutWorker, VerifyWorker, trainable_state
-from trueloop.distributed.units import concat_played, play_here
+from trueloop.distributed.units import concat_played, play_here, shards
 from trueloop.envs.base import Env, SingleTurnEnv, verify_episodes
 from trueloop.policy import Policy
 from trueloop.rollout import Played
@@ -44,13 +45,6 @@ class StaleWeightsError(RuntimeError):
 
 class ClusterError(RuntimeError):
     """Ray is gone, or actors keep dying: the run cannot go on."""
-
-
-def shards(n: int, k: int) -> list[range]:
-    """`range(n)` cut into at most `k` contiguous, near-equal, non-empty pieces."""
-    k = max(1, min(k, n))
-    bounds = [n * i // k for i in range(k + 1)]
-    return [range(a, b) for a, b in zip(bounds, bounds[1:], strict=False)]
 
 
 START_TIMEOUT_S = 300.0
@@ -173,7 +167,9 @@ class RayBackend:
                 raise StaleWeightsError(f"a rollout actor sampled with weights version {version}, "
                                         f"but the driver is at version {self.version}; a stale "
                                         f"result is never trained on.")
-        return concat_played([p for _, p in results])
+        parts = [p for _, p in results]  # shards ran side by side: the slowest one's times
+        seconds = {k: max(p.seconds[k] for p in parts) for k in parts[0].seconds}
+        return replace(concat_played(parts), seconds=seconds)
 
     def _verify(self, envs: list[Env]) -> list[Verdict]:
         """Single-turn envs verified on the verification actors, in shards; others here."""

@@ -54,3 +54,10 @@ def concat_played(parts: list[Played]) -> Played:
     seconds = {k: sum(p.seconds.get(k, 0.0) for p in parts) for k in parts[0].seconds}
     return Played(concat_batches([p.batch for p in parts]),
                   [v for p in parts for v in p.verdicts], seconds)
+
+
+def shards(n: int, k: int) -> list[range]:
+    """`range(n)` cut into at most `k` contiguous, near-equal, non-empty pieces (none for n=0)."""
+    k = min(k, n)
+    bounds = [n * i // k for i in range(k + 1)] if k else []
+    return [range(a, b) for a, b in zip(bounds, bounds[1:], strict=False)]
