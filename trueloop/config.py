@@ -247,10 +247,13 @@ class AuditConfig:
     shadow_sample: int = 64
     # rollouts re-judged per step (a seeded sample); 0 = all of them
     window: int = 5
-    # divergence alarm: steps per window; it compares the last window with the one before
+    # divergence alarm: steps per window; it compares the last window with an earlier one
+    lookback: int = 100
+    # divergence alarm: how many steps further back than the window just before the last one
+    # the earlier (baseline) window may start
     min_rise: float = 0.1
     # divergence alarm: training accuracy on the shadow sample must rise by at least this ...
-    flat: float = 0.0
+    flat: float = 0.02
     # ... while the shadow's accuracy changes by at most this (flat or falling)
     patience: int = 2
     # divergence alarm: consecutive steps the rule must hold before it fires
@@ -432,8 +435,9 @@ def validate(cfg: RunConfig) -> None:
         (cfg.eval.k >= 1 and cfg.eval.n_problems >= 1, "eval.k and eval.n_problems must be >= 1."),
         (0 <= cfg.prior.noise < 1, f"prior.noise must be in [0, 1); got {cfg.prior.noise}."),
         (cfg.audit.window >= 1 and cfg.audit.patience >= 1 and cfg.audit.shadow_sample >= 0
-         and cfg.audit.min_rise > 0, "audit.window and audit.patience must be >= 1, "
-         "audit.shadow_sample >= 0 (0 = all) and audit.min_rise > 0."),
+         and cfg.audit.lookback >= 0 and cfg.audit.min_rise > 0, "audit.window and "
+         "audit.patience must be >= 1, audit.shadow_sample and audit.lookback >= 0 (shadow_sample "
+         "0 = all) and audit.min_rise > 0."),
         (0 <= cfg.audit.canary_fraction <= 0.5, f"audit.canary_fraction must be in [0, 0.5] "
          f"(canaries are a tripwire, not the training set); got {cfg.audit.canary_fraction}."),
         (cfg.audit.shadow in ("off", "strict", "same") or ":" in cfg.audit.shadow,

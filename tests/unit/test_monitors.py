@@ -22,7 +22,7 @@ from trueloop.verify.math import verify_math
 
 def alarm(**kw) -> DivergenceAlarm:
     a = AuditConfig(**kw)
-    return DivergenceAlarm(a.window, a.min_rise, a.flat, a.patience)
+    return DivergenceAlarm(a.window, a.min_rise, a.flat, a.patience, a.lookback)
 
 
 def feed(a: DivergenceAlarm, train: list[float], shadow: list[float]) -> list[str]:
@@ -44,6 +44,18 @@ def test_alarm_fires_once_on_the_rllm143_shape() -> None:
     assert len(lines) == 1 and a.fired_at is not None
     assert 20 < a.fired_at <= 30  # within 10 steps of the divergence starting
     assert f"step {a.fired_at}" in lines[0] and "since step" in lines[0]
+
+
+def test_alarm_catches_a_hack_faster_than_one_window_and_a_slow_one() -> None:
+    """A jump inside the first window then a plateau (no two consecutive windows differ much),
+    and a steady climb of 0.012 a step: both are divergence from an earlier baseline."""
+    rng = random.Random(1)
+    jump = noisy(rng, [0.1, 0.15, 0.2, 0.25, 0.3] + [0.35] * 15)
+    a = alarm()
+    assert len(feed(a, jump, noisy(rng, [0.05] * 20, sd=0.01))) == 1 and a.fired_at <= 12
+    slow = noisy(rng, [0.2 + 0.012 * i for i in range(40)])
+    a = alarm()
+    assert len(feed(a, slow, noisy(rng, [0.2] * 40))) == 1 and a.fired_at <= 25
 
 
 @pytest.mark.parametrize("seed", range(5))

@@ -35,6 +35,9 @@ from trueloop.tasks.base import Task
 from trueloop.types import Problem, Verdict
 from trueloop.update.collect import Collected
 
+EPS = 1e-9
+# float round-off of the alarm's prefix sums: a shadow exactly flat counts as flat
+
 Shadow = Callable[[Task, list[Problem], list[str], VerifyConfig], list[Verdict]]
 # (task, problems, completions, the training verify settings) -> one verdict per completion
 
@@ -80,42 +83,58 @@ def load_shadow(name: str) -> Shadow | None:
 
 @dataclass
 class DivergenceAlarm:
-    """Fires once when, for `patience` consecutive steps, the mean training accuracy of the last
-    `window` steps exceeds that of the `window` steps before by >= `min_rise` while the shadow's
-    changed by <= `flat` (flat or falling): rllm#143's "train reward rises, eval drops"."""
+    """rllm#143's "train reward rises, eval drops", as a rule on two windows of `window` steps:
+    the last one, and a baseline one that ends before it and starts at most `lookback` steps
+    back. The rule holds at a step when, for some baseline, the mean training accuracy rose by
+    >= `min_rise` while the shadow's changed by <= `flat` (flat or falling); the alarm fires once,
+    when the rule has held for `patience` consecutive steps. The earliest such baseline is the
+    "since step" of the alarm line. Healthy learning moves both means together and never fires."""
 
     window: int
     min_rise: float
     flat: float
     patience: int
+    lookback: int
     steps: list[int] = field(default_factory=list)
-    train: list[float] = field(default_factory=list)
-    shadow: list[float] = field(default_factory=list)
+    train: list[float] = field(default_factory=lambda: [0.0])
+    # prefix sums (train[i] = sum of the first i values), so a window mean is O(1)
+    shadow: list[float] = field(default_factory=lambda: [0.0])
     streak: int = 0
     fired_at: int | None = None
 
     def update(self, step: int, train: float, shadow: float) -> str | None:
         """Add one step's (training, shadow) accuracy; the alarm line when it fires now."""
         self.steps.append(step)
-        self.train.append(train)
-        self.shadow.append(shadow)
-        w = self.window
-        if self.fired_at is not None or len(self.steps) < 2 * w:
+        self.train.append(self.train[-1] + train)
+        self.shadow.append(self.shadow[-1] + shadow)
+        if self.fired_at is not None:
             return None
-        t0, t1 = _mean(self.train[-2 * w:-w]), _mean(self.train[-w:])
-        s0, s1 = _mean(self.shadow[-2 * w:-w]), _mean(self.shadow[-w:])
-        diverging = t1 - t0 >= self.min_rise and s1 - s0 <= self.flat
-        self.streak = self.streak + 1 if diverging else 0
-        if self.streak < self.patience:
+        found = self._diverged()
+        self.streak = self.streak + 1 if found else 0
+        if found is None or self.streak < self.patience:
             return None
         self.fired_at = step
+        start, t0, t1, s0, s1 = found
         return (f"audit alarm at step {step}: training accuracy rose {t0:.2f} -> {t1:.2f} while "
-                f"the shadow verifier's went {s0:.2f} -> {s1:.2f}, since step {self.steps[-2 * w]}"
-                f" (windows of {w} steps)")
+                f"the shadow verifier's went {s0:.2f} -> {s1:.2f}, since step {start}"
+                f" (means over windows of {self.window} steps)")
 
+    def _diverged(self) -> tuple[int, float, float, float, float] | None:
+        """(baseline start step, train then, train now, shadow then, shadow now) for the
+        earliest baseline window the rule holds against, else None."""
+        n, w = len(self.steps), self.window
+        if n < 2 * w:
+            return None
+        t1, s1 = self._mean(self.train, n - w), self._mean(self.shadow, n - w)
+        for i in range(max(0, n - 2 * w - self.lookback), n - 2 * w + 1):
+            t0, s0 = self._mean(self.train, i), self._mean(self.shadow, i)
+            if t1 - t0 >= self.min_rise - EPS and s1 - s0 <= self.flat + EPS:
+                return self.steps[i], t0, t1, s0, s1
+        return None
 
-def _mean(xs: list[float]) -> float:
-    return sum(xs) / len(xs)
+    def _mean(self, sums: list[float], i: int) -> float:
+        """Mean of the `window` values from index i of the series behind `sums`."""
+        return (sums[i + self.window] - sums[i]) / self.window
 
 
 class RunMonitor:
@@ -126,7 +145,7 @@ class RunMonitor:
         a = cfg.audit
         self.cfg, self.seed = a, cfg.seed
         self.shadow, self.verify = load_shadow(a.shadow), cfg.verify
-        self.alarm = DivergenceAlarm(a.window, a.min_rise, a.flat, a.patience)
+        self.alarm = DivergenceAlarm(a.window, a.min_rise, a.flat, a.patience, a.lookback)
         self.every = canary_every(task, a)
         for row in history:  # a resumed run: replay the logged steps
             if "audit/shadow_accuracy" in row:
