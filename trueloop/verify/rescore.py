@@ -114,7 +114,7 @@ def rescore_run(run: str | Path, overrides: list[str] | dict[str, Any] = ()) -> 
             counts["episodes"] += n
         replayed = []  # (row, env): verified together, so a code task uses its sandbox pool
         try:
-            for position, row in enumerate(rows):
+            for position, row in rows:
                 report.episodes += 1
                 counts["episodes"] += 1
                 env = _replay_row(row, position % cfg.rollout.group_size, cfg, verify, tasks)
@@ -146,22 +146,21 @@ def _count(report: RescoreReport, counts: Counter, row: dict, verdict, reward: f
         report.by_reason[f"{row.get('reason')} -> {verdict.reason}"] += 1
 
 
-def _read_lines(path: Path) -> tuple[list[dict[str, Any]], Counter]:
-    """Episode rows of one step file; a line that does not parse (or a torn gzip tail) is counted,
-    never fatal."""
+def _read_lines(path: Path) -> tuple[list[tuple[int, dict[str, Any]]], Counter]:
+    """(position in the file, row) of one step file's episodes; a line that does not parse (or a
+    torn gzip tail) is counted, never fatal, and keeps its position (the episode's seed is its
+    position in its group)."""
     rows, bad = [], Counter()
     try:
         with gzip.open(path, "rt", encoding="utf-8") as f:
-            for line in f:
-                if not line.strip():
-                    continue
+            for position, line in enumerate(line for line in f if line.strip()):
                 try:
                     row = json.loads(line)
                 except json.JSONDecodeError:
                     bad["corrupt_line"] += 1
                     continue
                 if isinstance(row, dict) and isinstance(row.get("turns"), list):
-                    rows.append(row)
+                    rows.append((position, row))
                 else:
                     bad["corrupt_line"] += 1
     except (OSError, EOFError, UnicodeDecodeError):
