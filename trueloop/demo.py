@@ -181,7 +181,7 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "scenario", None) == "hack":
         from trueloop.demo_hack import run_scenario
 
-        return run_scenario(Path(args.out), args.seed, list(args.overrides))
+        return run_scenario(Path(args.out), args.seed, list(args.overrides), args.config)
     overrides = list(args.overrides) + ["--seed", str(args.seed)]
     try:
         cfg = load_config(args.config or demo_config_path(args.env, args.model), overrides)

@@ -62,9 +62,10 @@ if "chain_spray" not in TASKS:
     register("chain_spray", SprayingChain)
 
 
-def scenario_config(overrides: list[str] | None = None) -> RunConfig:
-    return load_config(Path(str(resources.files("trueloop.configs") / "scenario_hack.toml")),
-                       overrides)
+def scenario_config(overrides: list[str] | None = None, path: str | None = None) -> RunConfig:
+    """The scenario's config (`configs/scenario_hack.toml`, or `path`) with `overrides`."""
+    return load_config(path or Path(str(resources.files("trueloop.configs") /
+                                        "scenario_hack.toml")), overrides)
 
 
 def run_hack_demo(cfg: RunConfig, out: Path) -> dict[str, Any]:
@@ -166,10 +167,10 @@ def write_page(out: Path, summary: dict[str, Any]) -> None:
         f"{''.join(parts)}<h2>summary.json</h2><pre>{body}</pre>", encoding="utf-8")
 
 
-def run_scenario(out: Path, seed: int, overrides: list[str]) -> int:
-    """The `trueloop demo --scenario hack` command."""
+def run_scenario(out: Path, seed: int, overrides: list[str], config: str | None = None) -> int:
+    """The `trueloop demo --scenario hack [--config FILE]` command."""
     try:
-        cfg = scenario_config([*overrides, "--seed", str(seed)])
+        cfg = scenario_config([*overrides, "--seed", str(seed)], config)
     except (ValueError, FileNotFoundError) as e:
         print(f"trueloop demo: {e}", file=sys.stderr)
         return 2
