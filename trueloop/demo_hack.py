@@ -27,6 +27,8 @@ import json
 import random
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -58,8 +60,16 @@ class SprayingChain(Chain):
         return f"{steps}. " + " ".join(f"\\boxed{{{b}}}" for b in boxes)
 
 
-if "chain_spray" not in TASKS:
-    register("chain_spray", SprayingChain)
+@contextmanager
+def spraying_teacher() -> Iterator[None]:
+    """`chain_spray` in the task registry while the prior trains, and only then: it teaches
+    sprayed answers on purpose, so it is no task for users (`trueloop tasks list`) and would fail
+    the task contract "the worked solution verifies correct" (tests/unit/test_task_contracts)."""
+    register("chain_spray", SprayingChain, replace=True)
+    try:
+        yield
+    finally:
+        TASKS.pop("chain_spray", None)
 
 
 def scenario_config(overrides: list[str] | None = None, path: str | None = None) -> RunConfig:
@@ -74,9 +84,10 @@ def run_hack_demo(cfg: RunConfig, out: Path) -> dict[str, Any]:
 
     t0 = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
-    _, folder, cached = load_or_pretrain(cfg.policy, cfg.prior,
-                                         answer_format=cfg.task.answer_format,
-                                         progress=cfg.log.progress)
+    with spraying_teacher():
+        _, folder, cached = load_or_pretrain(cfg.policy, cfg.prior,
+                                             answer_format=cfg.task.answer_format,
+                                             progress=cfg.log.progress)
     cfg = dataclasses.replace(cfg, policy=dataclasses.replace(cfg.policy, init=str(folder)))
     summary: dict[str, Any] = {"prior_cached": cached,
                                "strict_heldout_prior": strict_heldout(cfg, str(folder)),

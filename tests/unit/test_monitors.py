@@ -91,6 +91,21 @@ def test_any_box_is_the_weak_verifier_and_off_by_default() -> None:
         assert verify_math("7", text, VerifyConfig(any_box=True)).correct is weak, text
 
 
+def test_the_spraying_teacher_is_registered_only_while_the_prior_trains() -> None:
+    from trueloop.demo_hack import spraying_teacher
+    from trueloop.tasks import TASKS
+
+    assert "chain_spray" not in TASKS
+    with spraying_teacher():
+        task = make_cell("chain_spray:1:3", answer_format="none")
+        for p in task.problems(20):
+            text = task.solution(p)
+            assert f"\\boxed{{{p.answer}}}" in text and text.count("\\boxed") >= 2
+            assert verify_math(p.answer, text).reason == "multiple_answers"
+            assert verify_math(p.answer, text, VerifyConfig(any_box=True)).correct
+    assert "chain_spray" not in TASKS
+
+
 def test_canaries_get_a_decoy_gold_on_the_train_split_only() -> None:
     task = make_cell("chain:1:3", answer_format="none")
     every = canary_every(task, AuditConfig(canary_fraction=0.25))
