@@ -124,6 +124,9 @@ class VerifyConfig:
     # code: reward = fraction of tests passed (never for a flagged hack)
     code_budget_s: float = 0.0
     # code: wall-clock budget per submission over all its tests; 0 = 3 x timeout_s
+    code_reserve_tests: int = 0
+    # code: the last k hidden tests of each problem are never run by this verifier, only by the
+    # shadow verifier (`audit.shadow = "strict"`, docs/monitors.md); one hidden test always runs
     workers: int = 0
     # parallel verification workers; 0 = number of CPU cores
 
@@ -428,6 +431,8 @@ def validate(cfg: RunConfig) -> None:
          "update.eps_low must be in [0, 1) and update.eps_high >= 0."),
         (cfg.verify.timeout_s > 0 and cfg.verify.code_budget_s >= 0,
          "verify.timeout_s must be > 0 and verify.code_budget_s >= 0 (0 = 3 x timeout_s)."),
+        (cfg.verify.code_reserve_tests >= 0,
+         f"verify.code_reserve_tests must be >= 0; got {cfg.verify.code_reserve_tests}."),
         (cfg.update.micro_batch_size >= 0 and cfg.update.logit_budget >= 1,
          "update.micro_batch_size must be >= 0 (0 = off) and update.logit_budget >= 1."),
         ((cfg.rollout.prompts_per_step * cfg.rollout.group_size) % cfg.update.minibatches == 0,

@@ -44,9 +44,10 @@ Shadow = Callable[[Task, list[Problem], list[str], VerifyConfig], list[Verdict]]
 
 def strict_settings(verify: VerifyConfig) -> VerifyConfig:
     """`verify` with every lenient option off (math: no last-number fallback, no any-box
-    spraying; code: no partial credit, all hidden tests as always)."""
+    spraying; code: no partial credit, and every hidden test, the ones training reserves with
+    `verify.code_reserve_tests` included)."""
     return dataclasses.replace(verify, last_number_fallback=False, any_box=False,
-                               code_partial_credit=False)
+                               code_partial_credit=False, code_reserve_tests=0)
 
 
 def strict_shadow(task: Task, problems: list[Problem], completions: list[str],

@@ -198,6 +198,7 @@ def verify_batch(items: Sequence[tuple[Mapping[str, Any], str]], cfg: VerifyConf
     are {"input", "output"} objects is a stdin/stdout program (`code_stdio.py`)."""
     cfg = cfg or VerifyConfig()
     sandbox = sandbox or shared_sandbox(cfg)
+    items = reserve_tests(items, cfg.code_reserve_tests)
     groups = {id(truth): _split_all(truth) for truth, _ in items if not is_stdio(truth)}
     tests = dict(zip(groups, resolve_expected(groups.values(), sandbox), strict=True))
     prepared = [_prepare_any(truth, text, tests.get(id(truth), ()), cfg) for truth, text in items]
@@ -211,6 +212,22 @@ def verify_batch(items: Sequence[tuple[Mapping[str, Any], str]], cfg: VerifyConf
         else:
             out.append(judge(p, next(runs), cfg))
     return out
+
+
+def reserve_tests(items: Sequence[tuple[Mapping[str, Any], str]],
+                  k: int) -> Sequence[tuple[Mapping[str, Any], str]]:
+    """The items with each truth's last `k` hidden tests held back (`verify.code_reserve_tests`):
+    tests the training verifier never runs, so a shadow verifier that runs them can tell a
+    policy that fits the tests it is scored on from one that solves the problem. At least one
+    hidden test stays. Items sharing a truth keep sharing its (one) cut copy."""
+    if not k:
+        return items
+    cut: dict[int, Mapping[str, Any]] = {}
+    for truth, _ in items:
+        if id(truth) not in cut:
+            hidden = list(truth.get("hidden_tests", ()))
+            cut[id(truth)] = {**truth, "hidden_tests": hidden[:max(1, len(hidden) - k)]}
+    return [(cut[id(truth)], text) for truth, text in items]
 
 
 def _prepare_any(truth: Mapping[str, Any], text: str, tests: tuple[SplitTest, ...],
