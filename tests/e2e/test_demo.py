@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from summaries import without_timings
 
 from trueloop.config import load_config
 from trueloop.demo import demo_config_path, run_demo
@@ -18,11 +19,6 @@ pytestmark = pytest.mark.slow
 
 REDUCED = ["--eval.n_problems", "100", "--eval.extra", "[]",
            "--log.eval_every", "0", "--log.checkpoint_every", "0", "--log.progress", "false"]
-
-
-def without_timings(summary: dict) -> dict:
-    return {k: v for k, v in summary.items()
-            if k not in ("seconds", "wall_seconds", "prior_cached")}
 
 
 @pytest.fixture(scope="module")
