@@ -113,6 +113,14 @@ def test_a_knob_the_task_lacks_fails_before_training() -> None:
         Curriculum(cfg, task_from_config(cfg.task))
 
 
+def test_a_task_with_run_level_state_is_refused() -> None:
+    cfg = load_config(overrides=["--task.name", "memory", "--task.answer_format", "none",
+                                 "--curriculum.enabled", "true", "--curriculum.knob", "horizon",
+                                 "--curriculum.levels", "[2,3]"])
+    with pytest.raises(ValueError, match="run-level state"):
+        Curriculum(cfg, task_from_config(cfg.task))
+
+
 def test_the_report_draws_per_level_curves(tmp_path) -> None:
     import json
 
