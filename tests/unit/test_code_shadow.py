@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.unit.test_code_verify import FACTS, HONEST, TRUTH  # the factorial problem
 from trueloop.audit.monitors import strict_shadow
 from trueloop.config import VerifyConfig, load_config
 from trueloop.tasks import make_task
@@ -12,13 +13,6 @@ from trueloop.types import Problem
 from trueloop.verify.code import verify_batch
 from trueloop.verify.sandbox import Sandbox, SandboxLimits
 
-FACTS = {0: 1, 3: 6, 4: 24, 1: 1, 5: 120, 6: 720, 10: 3628800, 13: 6227020800}
-TRUTH = {
-    "entry_point": "fact",
-    "visible_tests": [f"assert fact({n}) == {FACTS[n]}" for n in (3, 0, 4)],
-    "hidden_tests": [f"assert fact({n}) == {FACTS[n]}" for n in (1, 5, 6, 10, 13)],
-}
-HONEST = "def fact(n):\n    r = 1\n    for i in range(2, n + 1):\n        r *= i\n    return r\n"
 FITTED = HONEST.replace("r *= i", "r = r * i % 2**32")  # wrong only where n! >= 2**32: n = 13
 STDIO = {
     "visible_tests": [{"input": "3\n", "output": "6\n"}],
