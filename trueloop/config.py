@@ -3,19 +3,20 @@
 Loaded from a TOML file (tables named after the stages: `[task]`, `[policy]`, `[rollout]`, ...),
 then overridden from the command line with dotted keys (`--update.lr 3e-4`). `validate()` runs
 before step 0 and raises `ValueError` with a sentence saying what must hold and how to fix it.
-Each field is documented on the line under it.
+Each field is documented on the line under it. The generic TOML -> dataclass machinery (types,
+unknown keys, dotted overrides) is `trueloop.config_parse`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import importlib.util
-import json
 import tomllib
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+from trueloop.config_parse import build, merge, parse_overrides
 
 
 @dataclass(frozen=True)
@@ -306,87 +307,6 @@ class RunConfig:
     # seeds torch, sampling and data order
 
 
-def _coerce(value: Any, tp: Any, where: str) -> Any:
-    """Turn a TOML/CLI value into the field's declared type, or say why not."""
-    origin = typing.get_origin(tp)
-    args = typing.get_args(tp)
-    if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
-        if value is None or value == "none":
-            return None
-        return _coerce(value, next(a for a in args if a is not type(None)), where)
-    if origin is Literal:
-        if value not in args:
-            raise ValueError(f"{where} must be one of {list(args)}; got {value!r}.")
-        return value
-    if origin is tuple:
-        items = json.loads(value) if isinstance(value, str) else value
-        if not isinstance(items, list | tuple):
-            raise ValueError(f"{where} must be a list; got {value!r}.")
-        inner = args[0] if args else str
-        return tuple(_coerce(v, inner, where) for v in items)
-    try:
-        if tp is bool and isinstance(value, str):
-            if value.lower() not in ("true", "false", "1", "0"):
-                raise ValueError
-            return value.lower() in ("true", "1")
-        if tp is int and isinstance(value, float) and not value.is_integer():
-            raise ValueError
-        return tp(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{where} must be {tp.__name__}; got {value!r}.") from None
-
-
-def _build(cls: type, data: dict[str, Any], where: str) -> Any:
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(data) - names
-    if unknown:
-        raise ValueError(f"unknown key(s) {sorted(unknown)} in [{where or 'top level'}]; "
-                         f"known: {sorted(names)}.")
-    kwargs = {}
-    for name, value in data.items():
-        tp = hints[name]
-        key = f"{where}.{name}" if where else name
-        if dataclasses.is_dataclass(tp):
-            if not isinstance(value, dict):
-                raise ValueError(f"[{key}] must be a table; got {value!r}.")
-            kwargs[name] = _build(tp, value, key)
-        else:
-            kwargs[name] = _coerce(value, tp, key)
-    return cls(**kwargs)
-
-
-def parse_overrides(pairs: list[str]) -> dict[str, Any]:
-    """`["--update.lr", "3e-4", "steps=5"]` -> nested dict; values parse as TOML scalars."""
-    out: dict[str, Any] = {}
-    tokens = list(pairs)
-    while tokens:
-        tok = tokens.pop(0)
-        if "=" in tok:
-            key, raw = tok.lstrip("-").split("=", 1)
-        else:
-            if not tokens:
-                raise ValueError(f"override {tok!r} has no value; write --section.key VALUE.")
-            key, raw = tok.lstrip("-"), tokens.pop(0)
-        try:
-            value = tomllib.loads(f"v = {raw}")["v"]
-        except tomllib.TOMLDecodeError:
-            value = raw
-        node = out
-        *parents, leaf = key.replace("-", "_").split(".")
-        for p in parents:
-            node = node.setdefault(p, {})
-        node[leaf] = value
-    return out
-
-
-def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for k, v in extra.items():
-        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
-
 def load_config(
     path: str | Path | None = None, overrides: list[str] | dict | None = None
 ) -> RunConfig:
@@ -399,7 +319,7 @@ def load_config(
     if overrides:
         extra = overrides if isinstance(overrides, dict) else parse_overrides(overrides)
         data = merge(data, extra)
-    cfg = _build(RunConfig, data, "")
+    cfg = build(RunConfig, data, "")
     validate(cfg)
     return cfg
 

@@ -77,9 +77,9 @@ def validate(acfg: AuditConfig) -> None:
 
 
 def load_run_config(run: Path):
-    from trueloop.config import RunConfig, _build
+    from trueloop.config import RunConfig, build
 
-    return _build(RunConfig, json.loads((run / "config.json").read_text()), "")
+    return build(RunConfig, json.loads((run / "config.json").read_text()), "")
 
 
 def starting_policy(cfg, base: str | None) -> Policy:

@@ -73,9 +73,9 @@ class Lookup(HorizonTask):
         store = {a: b for a, b in zip(chain, chain[1:], strict=False)}
         store[chain[-1]] = str(answer)
         store.update({k: rng.choice(keys) for k in pointers})
-        for k in numbers:
-            store[k] = str(rng.choice([v for v in range(10 ** (digits - 1), 10**digits)
-                                       if v != answer]))
+        for k in numbers:  # uniform over the other numbers of this many digits
+            v = rng.randrange(10 ** (digits - 1), 10**digits - 1)
+            store[k] = str(v + (v >= answer))
         pools = {True: pointers, False: numbers}  # decoys of the same kind as the entry
         view = {}
         for k in keys:

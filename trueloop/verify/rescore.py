@@ -35,7 +35,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from trueloop.config import RunConfig, VerifyConfig, _build, merge, parse_overrides
+from trueloop.config import RunConfig, VerifyConfig, build, merge, parse_overrides
 
 CUT_STOPS = ("turn_length", "max_tokens")
 # stop reasons whose last action the runner cut at a token limit (never stepped)
@@ -79,7 +79,7 @@ def load_run_config(run: Path) -> RunConfig:
         raise ValueError(f"{path} is missing: {run} is not a trueloop run folder (training "
                          f"writes config.json there).")
     try:
-        return _build(RunConfig, json.loads(path.read_text(encoding="utf-8")), "")
+        return build(RunConfig, json.loads(path.read_text(encoding="utf-8")), "")
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ValueError(f"{path} is unreadable ({type(e).__name__}); rescoring needs the run's "
                          f"config.") from None
@@ -92,7 +92,7 @@ def new_verify_config(old: VerifyConfig, overrides: list[str] | dict[str, Any]) 
     if other:
         raise ValueError(f"rescore changes [verify] settings only (--verify.KEY VALUE); got "
                          f"{other}. The rest of the run's config is what it trained with.")
-    return _build(VerifyConfig, merge(asdict(old), extra.get("verify", {})), "verify")
+    return build(VerifyConfig, merge(asdict(old), extra.get("verify", {})), "verify")
 
 
 def rescore_run(run: str | Path, overrides: list[str] | dict[str, Any] = ()) -> RescoreReport:
