@@ -26,9 +26,10 @@ import random
 import string
 from typing import ClassVar
 
+from trueloop.envs.horizon import HorizonEnv
 from trueloop.envs.tools import Tool
 from trueloop.tasks.base import Draw
-from trueloop.tasks.tool_chain import HorizonEnv, HorizonTask
+from trueloop.tasks.horizon import HorizonTask
 from trueloop.types import Problem, Verdict
 
 

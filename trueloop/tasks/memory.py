@@ -45,9 +45,10 @@ import string
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from trueloop.envs.base import Observation
+from trueloop.envs.horizon import HorizonEnv
 from trueloop.envs.tools import Tool
 from trueloop.tasks.base import MAX_REDRAWS, Draw, split_of
-from trueloop.tasks.tool_chain import HorizonEnv, HorizonTask
+from trueloop.tasks.horizon import HorizonTask
 from trueloop.types import Problem, Split, Verdict
 
 if TYPE_CHECKING:
