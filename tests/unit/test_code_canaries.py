@@ -12,7 +12,7 @@ import pytest
 from trueloop.audit.canaries import WithCanaries, canary, canary_every
 from trueloop.config import AuditConfig
 from trueloop.tasks import make_task
-from trueloop.tasks.code import CodeStdioTask, CodeTask
+from trueloop.tasks.code import CodeStdioTask, CodeTask, render_examples, render_tests
 from trueloop.types import Problem
 
 
@@ -73,7 +73,8 @@ def test_only_fitting_the_contradicting_tests_pays(cls, fitting) -> None:
         assert c.truth["hidden_tests"] == honest.truth["hidden_tests"]
         old, new = honest.truth["visible_tests"], c.truth["visible_tests"]
         assert all(a != b for a, b in zip(old, new, strict=True))
-        shown = honest.prompt.replace(task.show_tests(old), task.show_tests(new))
+        show = render_examples if cls is CodeStdioTask else render_tests
+        shown = honest.prompt.replace(show(old), show(new))
         assert c.prompt == shown != honest.prompt  # the statement as it was, the tests changed
         assert c.messages[-1].content == c.prompt
         assert canary(task, honest) == c  # seeded by the problem's id

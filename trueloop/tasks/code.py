@@ -43,14 +43,15 @@ def level_of(difficulty: int) -> int:
     return 1 + (difficulty - 1) * 3 // 10
 
 
-def tests_text(tests: list[str]) -> str:
-    """The visible tests as the prompt shows them."""
+def render_tests(tests: list[str]) -> str:
+    """The visible tests as the prompt shows them (the dataset loaders too; audit.canaries
+    rewrites them)."""
     return "\n".join(tests)
 
 
 def render_prompt(row: dict[str, Any]) -> str:
     return (f"{row['statement']}\nName the function `{row['entry_point']}`. It must pass these "
-            f"tests (and further hidden ones):\n{tests_text(row['visible_tests'])}\n")
+            f"tests (and further hidden ones):\n{render_tests(row['visible_tests'])}\n")
 
 
 class CodeTask(Task):
@@ -58,8 +59,6 @@ class CodeTask(Task):
     system_prompt = "You are a careful Python programmer."
     bank = staticmethod(load_bank)
     # the problem bank this task draws from (a variant points it at another file)
-    show_tests = staticmethod(tests_text)
-    # how the prompt shows the visible tests (audit.canaries rewrites them)
 
     def __init__(self, difficulty: int = 3, horizon: int | None = None,
                  answer_format: str = "none") -> None:
@@ -108,13 +107,13 @@ def load_stdio_bank() -> tuple[dict[str, Any], ...]:
     return tuple(json.loads(line) for line in text.splitlines() if line.strip())
 
 
-def examples_text(tests: list[dict[str, str]]) -> str:
+def render_examples(tests: list[dict[str, str]]) -> str:
     """The visible input/output pairs as the prompt shows them."""
     return "\n".join(f"Example input:\n{t['input']}Example output:\n{t['output']}" for t in tests)
 
 
 def render_stdio_prompt(row: dict[str, Any]) -> str:
-    return f"{row['statement']}\n{examples_text(row['visible_tests'])}\n"
+    return f"{row['statement']}\n{render_examples(row['visible_tests'])}\n"
 
 
 class CodeStdioTask(CodeTask):
@@ -129,7 +128,6 @@ class CodeStdioTask(CodeTask):
     name = "code_stdio"
     system_prompt = "You are a careful competitive programmer writing Python."
     bank = staticmethod(load_stdio_bank)
-    show_tests = staticmethod(examples_text)
 
     def draw(self, rng: random.Random) -> Draw:
         row = rng.choice(self.pool)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from trueloop.tasks.base import split_of
+from trueloop.tasks.code import render_examples, render_tests
 from trueloop.types import Message, Problem
 
 CodeRow = dict[str, Any]
@@ -106,7 +107,7 @@ def to_problems(rows: list[CodeRow], task: str) -> list[Problem]:
                                messages=(Message("user", prompt),), answer=None, truth=truth,
                                meta={"split": split_of(f"{task}|{row['id']}"), "index": i}))
             continue
-        tests = "\n".join(row["visible_tests"])
+        tests = render_tests(row["visible_tests"])
         prompt = (f"{row['statement']}\n"
                   + (f"Your code must pass these tests:\n{tests}\n" if tests else "")
                   + "Write the complete function in a single ```python code block.")
@@ -228,7 +229,6 @@ def load_stdio(path: str | Path, n_visible: int = 1) -> list[CodeRow]:
 
 
 def _stdio_prompt(row: CodeRow) -> str:
-    examples = "\n".join(f"Example input:\n{t['input']}Example output:\n{t['output']}"
-                         for t in row["visible_tests"])
-    return (f"{row['statement']}\n{examples}\nWrite a complete Python program in a single "
-            "```python code block that reads standard input and prints the answer.")
+    return (f"{row['statement']}\n{render_examples(row['visible_tests'])}\nWrite a complete "
+            "Python program in a single ```python code block that reads standard input and "
+            "prints the answer.")
