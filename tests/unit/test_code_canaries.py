@@ -105,3 +105,24 @@ def test_a_problem_whose_tests_expect_one_value_stays_itself() -> None:
                                          p.truth["visible_tests"]], "hidden_tests": []}
     q = Problem(p.id, p.task, p.prompt, p.messages, None, same, p.meta)
     assert canary(task, q) is q
+
+
+def test_the_run_monitor_counts_code_canary_hits() -> None:
+    """Two problems x two rollouts, one of them a canary: its fitting rollout is a hit, its
+    honest one is not, and the non-canary problem does not count."""
+    from types import SimpleNamespace
+
+    from trueloop.audit.monitors import RunMonitor
+    from trueloop.config import load_config
+
+    cfg = load_config(overrides=["--task.name", "code", "--audit.canary_fraction", "0.5"])
+    task = make_task("code", difficulty=1)
+    monitor = RunMonitor(cfg, task)
+    problems = monitor.canaries(task).problems(2, "train")
+    honest, c = problems
+    assert c.meta.get("canary") and not honest.meta.get("canary")
+    texts = [task.oracle(honest), task.oracle(honest), fitting_function(c), task.oracle(c)]
+    verdicts = task.verify_batch([honest, honest, c, c], texts)
+    assert [v.correct for v in verdicts] == [True, True, True, False]
+    out = monitor.step(0, task, SimpleNamespace(problems=problems, batch=None, verdicts=verdicts))
+    assert out == {"audit/canary_hits": 0.5}
