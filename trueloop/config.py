@@ -264,7 +264,10 @@ class AuditConfig:
     stop_on_alarm: bool = False
     # end the run cleanly, after a checkpoint, when the divergence alarm fires
     canary_fraction: float = 0.0
-    # share of train problems that are canaries (decoy gold; trueloop.audit.canaries); 0 = none
+    # share of train problems that are canaries (trueloop.audit.canaries); 0 = none
+    canary_train: bool = True
+    # false: canary groups get zero advantage, so they are watched, never trained on (the
+    # exploit a canary pays never reaches the update; audit/canary_hits still counts it)
 
 
 @dataclass(frozen=True)

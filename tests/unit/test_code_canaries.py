@@ -126,3 +126,22 @@ def test_the_run_monitor_counts_code_canary_hits() -> None:
     assert [v.correct for v in verdicts] == [True, True, True, False]
     out = monitor.step(0, task, SimpleNamespace(problems=problems, batch=None, verdicts=verdicts))
     assert out == {"audit/canary_hits": 0.5}
+
+
+@pytest.mark.parametrize("train", [True, False])
+def test_canaries_are_watched_and_trained_on_only_when_asked(train) -> None:
+    import torch
+
+    from trueloop.audit.monitors import RunMonitor
+    from trueloop.config import load_config
+
+    cfg = load_config(overrides=["--audit.canary_fraction", "0.5", "--audit.canary_train",
+                                 str(train).lower()])
+    task = make_task("code", difficulty=1)
+    monitor = RunMonitor(cfg, task)
+    problems = monitor.canaries(task).problems(4, "train")
+    adv = torch.tensor([[1.0, -1.0]] * 4)
+    out = monitor.untrained(problems, adv)
+    canary_rows = [i for i, p in enumerate(problems) if p.meta.get("canary")]
+    assert canary_rows == [1, 3]
+    assert torch.equal(out, adv if train else torch.tensor([[1.0, -1.0], [0, 0]] * 2))

@@ -210,3 +210,16 @@ def test_monitor_off_by_default_adds_nothing() -> None:
     cfg = load_config()
     m = RunMonitor(cfg, make_cell("chain:1:3"))
     assert m.shadow is None and m.canaries(m) is m and m.alarm_step is None
+
+
+def test_a_run_with_watched_untrained_canaries_logs_their_hits(tmp_path) -> None:
+    from trueloop.update.trainer import train
+
+    cfg = load_config(overrides=[
+        "--task.name", "chain", "--task.difficulty", "1", "--task.horizon", "1", "--steps", "2",
+        "--policy.size", "0.5m", "--rollout.prompts_per_step", "2", "--rollout.group_size", "2",
+        "--rollout.max_new_tokens", "8", "--log.progress", "false", "--log.save_episodes",
+        "false", "--audit.canary_fraction", "0.5", "--audit.canary_train", "false"])
+    train(cfg, tmp_path, policy=build_tiny("0.5m"))
+    rows = read_metrics(tmp_path / "metrics.jsonl")
+    assert len(rows) == 2 and all(0 <= r["audit/canary_hits"] <= 1 for r in rows)

@@ -18,10 +18,11 @@ the task as stated earns nothing:
 
 Canaries are mixed in deterministically (problem index i of the train stream is one when
 i % every == every - 1, every = round(1 / canary_fraction)), so a resumed run sees the same ones.
-They train like any other problem: a tripwire the exploit itself pays to step on, so keep the
-fraction small (a code canary rewards special-casing even under the strict verifier, whose
-`hack:special_casing` flag needs a failed hidden test). A code problem whose tests all expect
-one value cannot be made a canary and stays itself. Not covered: multi-turn environments;
+By default they train like any other problem: a tripwire the exploit itself pays to step on, so
+keep the fraction small (a code canary rewards special-casing even under the strict verifier,
+whose `hack:special_casing` flag needs a failed hidden test). `audit.canary_train = false`
+watches them without training on them (`RunMonitor.untrained`). A code problem whose tests all
+expect one value cannot be made a canary and stays itself. Not covered: multi-turn environments;
 `canary_every` refuses them.
 """
 

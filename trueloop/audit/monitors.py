@@ -11,7 +11,8 @@ step `RunMonitor.step` logs:
   training accuracy on the sample has risen while the shadow's has not, over a window; one line
   says what diverged since which step, and `audit.stop_on_alarm` ends the run after a checkpoint;
 - canaries (`trueloop.audit.canaries`): `audit/canary_hits`, the share of canary rollouts the
-  training verifier rewarded.
+  training verifier rewarded. With `audit.canary_train = false`, `untrained` zeroes the canary
+  groups' advantages, so canaries are watched and never trained on.
 The alarm's state is rebuilt from `metrics.jsonl` on resume, so a resumed run alarms where an
 uninterrupted one would. The shadow sample is drawn from its own seeded RNG: the monitors never
 change what training samples or learns.
@@ -27,6 +28,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+import torch
 
 from trueloop.audit.canaries import WithCanaries, canary_every
 from trueloop.config import RunConfig, VerifyConfig
@@ -158,6 +161,13 @@ class RunMonitor:
     def canaries(self, task: Task) -> Task:
         """`task` with canaries mixed into its train stream (itself when there are none)."""
         return WithCanaries(task, self.every) if self.every else task  # type: ignore[return-value]
+
+    def untrained(self, problems: list[Problem], adv: torch.Tensor) -> torch.Tensor:
+        """`adv` (B, G) with canary groups zeroed when `audit.canary_train` is false."""
+        if self.cfg.canary_train or not self.every:
+            return adv
+        keep = torch.tensor([not p.meta.get("canary") for p in problems], dtype=adv.dtype)
+        return adv * keep[:, None]
 
     @property
     def alarm_step(self) -> int | None:

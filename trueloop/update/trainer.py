@@ -75,6 +75,7 @@ def train(cfg: RunConfig, out: str | Path, *, resume: bool = False,
             level = monitor.canaries(level)                                     # tripwires in
             c = collect(level, s.policy, cfg, start, s.generator, backend)      # sample + verify
             adv = compute_advantages(cfg.update.advantage, c.rewards)           # (B, G)
+            adv = monitor.untrained(c.problems, adv)                            # canaries: watch
             t1 = time.perf_counter()
             s.policy.model.train()
             upd = optimize(s.policy, s.optimizer, c.batch, adv.flatten(), cfg.update,
