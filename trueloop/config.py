@@ -235,6 +235,9 @@ class DistributedConfig:
     # ray: CPUs reserved per actor (fractions pack several actors on one core)
     verify_deadline_s: float = 300.0
     # ray: a verification call not back after this long is killed, replaced and re-run
+    rollout_deadline_s: float = 0.0
+    # ray: the same for a rollout actor's shard of a step (it gets the step's weights again);
+    # 0 = none (a real model's rollouts can take long: set it well above a step's sampling time)
     max_restarts: int = 3
     # ray: actor replacements per call before the cluster counts as dead (a clear error)
 
@@ -417,8 +420,9 @@ def distributed_checks(d: DistributedConfig) -> list[tuple[bool, str]]:
         (d.rollout_workers == 0 or d.unit == "group",
          "distributed.rollout_workers > 0 needs distributed.unit = \"group\" (each problem's "
          "episodes sampled alone with their own seed); set --distributed.unit group."),
-        (d.worker_cpus >= 0 and d.verify_deadline_s > 0,
-         "distributed.worker_cpus must be >= 0 and distributed.verify_deadline_s > 0."),
+        (d.worker_cpus >= 0 and d.verify_deadline_s > 0 and d.rollout_deadline_s >= 0,
+         "distributed.worker_cpus must be >= 0, distributed.verify_deadline_s > 0 and "
+         "distributed.rollout_deadline_s >= 0 (0 = no deadline)."),
         (d.backend != "ray" or importlib.util.find_spec("ray") is not None,
          "distributed.backend = \"ray\" needs Ray, which is not installed: "
          "pip install 'trueloop[ray]'."),

@@ -77,3 +77,26 @@ def test_a_stale_weights_version_is_refused(pair):
     backend.play(task, policy, problems, 10, torch.Generator())  # and it recovers
 
 
+
+
+def test_a_hung_rollout_actor_is_replaced_past_the_deadline(pair):
+    """An actor stuck past `rollout_deadline_s` is killed; its replacement gets the step's weights
+    and plays the same shard: the driver's result, one restart."""
+    import dataclasses
+    import time
+
+    cfg, policy, task, problems, backend = pair
+    here = play_groups(task, policy, problems, cfg, 10)
+    backend.cfg = dataclasses.replace(cfg, distributed=dataclasses.replace(
+        cfg.distributed, rollout_deadline_s=4.0))
+    try:
+        backend.metrics()
+        backend.rollout.actors[0].__ray_call__.remote(lambda self: time.sleep(60))
+        t0 = time.monotonic()
+        there = backend.play(task, policy, problems, 10, torch.Generator())
+        assert time.monotonic() - t0 >= 4
+        assert backend.metrics() == {"distributed/restarts": 1.0}
+        assert torch.equal(there.batch.input_ids, here.batch.input_ids)
+        assert there.verdicts == here.verdicts
+    finally:
+        backend.cfg = cfg

@@ -11,10 +11,11 @@
                no rollout actors: episodes here, single-turn verification sharded over the
                verification actors (other envs verify here: their state lives in this process)
     faults     an actor that dies is replaced and its shard re-run (same seeds: same result); a
-               verification call past `verify_deadline_s` is killed, replaced and re-run; each
-               counts in `distributed/restarts`. More than `max_restarts` replacements in one call,
-               or Ray gone, raise ClusterError (checkpoints are written by the driver only, so the
-               last one is intact).
+               verification call past `verify_deadline_s`, or a rollout shard past
+               `rollout_deadline_s` (when set), is killed, replaced (a rollout actor gets the
+               step's weights again) and re-run; each counts in `distributed/restarts`. More
+               than `max_restarts` replacements in one call, or Ray gone, raise ClusterError
+               (checkpoints are written by the driver only, so the last one is intact).
 
 Departure from verl / OpenRLHF: no weight-sync collective (NCCL); the object store carries the
 weights, which fits CPU clusters and small models and is the part to replace for large ones.
@@ -161,7 +162,8 @@ class RayBackend:
             return play_here(task, policy, problems, self.cfg, start, generator, verifier)
         parts = shards(len(problems), len(self.rollout.actors))
         results = self.rollout.call("play", [([problems[i] for i in r], start + r.start)
-                                             for r in parts])
+                                             for r in parts],
+                                    self.cfg.distributed.rollout_deadline_s or None)
         for version, _ in results:
             if version != self.version:
                 raise StaleWeightsError(f"a rollout actor sampled with weights version {version}, "
