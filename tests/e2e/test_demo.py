@@ -11,7 +11,6 @@ short prior, 3 RL steps) run twice, since they do not depend on the run's length
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 from summaries import without_timings
@@ -42,17 +41,11 @@ def test_demo_learns(tmp_path, monkeypatch):
 def miniature(tmp_path_factory):
     """The miniature twice with one seed: the first trains the prior, the second reuses it."""
     root = tmp_path_factory.mktemp("demo")
-    saved = os.environ.get("TRUELOOP_CACHE")
-    os.environ["TRUELOOP_CACHE"] = str(root / "cache")
-    try:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TRUELOOP_CACHE", str(root / "cache"))
         cfg = load_config(demo_config_path(), MINIATURE)
         first = run_demo(cfg, root / "a")
         second = run_demo(cfg, root / "b")
-    finally:
-        if saved is None:
-            os.environ.pop("TRUELOOP_CACHE")
-        else:
-            os.environ["TRUELOOP_CACHE"] = saved
     return root, first, second
 
 

@@ -30,21 +30,17 @@ def at(summary: dict, horizon: int, phase: str) -> tuple[float, list[float]]:
 def runs(tmp_path_factory):
     """The reduced demo twice with one seed (the second reuses the cached prior), and once more
     from the same prior with the advantages negated."""
-    import os
-
     import trueloop.update.trainer as trainer
 
     root = tmp_path_factory.mktemp("horizon")
-    os.environ["TRUELOOP_CACHE"] = str(root / "cache")
-    cfg = load_config(demo_config_path("tool_chain"), REDUCED)
-    first = run_demo(cfg, root / "a")
-    second = run_demo(cfg, root / "b")
-    honest = trainer.compute_advantages
-    trainer.compute_advantages = lambda *a, **k: -honest(*a, **k)
-    try:
+    with pytest.MonkeyPatch.context() as mp:  # the cache folder and the sabotage end here
+        mp.setenv("TRUELOOP_CACHE", str(root / "cache"))
+        cfg = load_config(demo_config_path("tool_chain"), REDUCED)
+        first = run_demo(cfg, root / "a")
+        second = run_demo(cfg, root / "b")
+        honest = trainer.compute_advantages
+        mp.setattr(trainer, "compute_advantages", lambda *a, **k: -honest(*a, **k))
         sabotaged = run_demo(cfg, root / "sabotaged")
-    finally:
-        trainer.compute_advantages = honest
     return root, first, second, sabotaged
 
 

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import ast
 import textwrap
+from types import SimpleNamespace
 
 import pytest
+import torch
 
 from trueloop.audit.canaries import WithCanaries, canary, canary_every
-from trueloop.config import AuditConfig
+from trueloop.audit.monitors import RunMonitor
+from trueloop.config import AuditConfig, load_config
 from trueloop.tasks import make_task
 from trueloop.tasks.code import CodeStdioTask, CodeTask, render_examples, render_tests
 from trueloop.types import Problem
@@ -110,11 +113,6 @@ def test_a_problem_whose_tests_expect_one_value_stays_itself() -> None:
 def test_the_run_monitor_counts_code_canary_hits() -> None:
     """Two problems x two rollouts, one of them a canary: its fitting rollout is a hit, its
     honest one is not, and the non-canary problem does not count."""
-    from types import SimpleNamespace
-
-    from trueloop.audit.monitors import RunMonitor
-    from trueloop.config import load_config
-
     cfg = load_config(overrides=["--task.name", "code", "--audit.canary_fraction", "0.5"])
     task = make_task("code", difficulty=1)
     monitor = RunMonitor(cfg, task)
@@ -130,11 +128,6 @@ def test_the_run_monitor_counts_code_canary_hits() -> None:
 
 @pytest.mark.parametrize("train", [True, False])
 def test_canaries_are_watched_and_trained_on_only_when_asked(train) -> None:
-    import torch
-
-    from trueloop.audit.monitors import RunMonitor
-    from trueloop.config import load_config
-
     cfg = load_config(overrides=["--audit.canary_fraction", "0.5", "--audit.canary_train",
                                  str(train).lower()])
     task = make_task("code", difficulty=1)

@@ -86,7 +86,8 @@ def code_canary(task: Task, p: Problem, rng: random.Random) -> Problem | None:
     visible = list(truth["visible_tests"])
     if not visible:
         return None
-    if isinstance(visible[0], dict):  # stdin/stdout pairs
+    stdio = isinstance(visible[0], dict)  # stdin/stdout pairs, else assert strings
+    if stdio:
         outs = [t["output"] for t in [*visible, *truth.get("hidden_tests", ())]]
         pool = list(dict.fromkeys(o for o in outs if len(o) <= MAX_DECOY_CHARS))
         new = []
@@ -110,7 +111,7 @@ def code_canary(task: Task, p: Problem, rng: random.Random) -> Problem | None:
             if not others:
                 return None
             new.append(f"assert {t.call} == {rng.choice(others)!r}")
-    show = render_examples if isinstance(visible[0], dict) else render_tests
+    show = render_examples if stdio else render_tests
     old_text, new_text = show(visible), show(new)
     if p.prompt.count(old_text) != 1:
         return None

@@ -116,7 +116,7 @@ class _Pool:
 class RayBackend:
     def __init__(self, cfg: RunConfig, task: Task, policy: Policy) -> None:
         d = cfg.distributed
-        if d.rollout_workers and type(task).end_step is not Task.end_step:
+        if d.rollout_workers and task.has_run_state:
             raise ValueError(f"task {cfg.task.name!r} keeps run-level state between steps, which "
                              f"rollout actors would not share; use distributed.rollout_workers = 0"
                              f" (verification actors still apply).")

@@ -123,6 +123,13 @@ class Task(ABC):
         """Restore what `state_dict` returned."""
         return None
 
+    @property
+    def has_run_state(self) -> bool:
+        """Whether episodes depend on run-level state (the task overrides `end_step` or
+        `state_dict`): what rollout actors, curriculum levels and rescoring cannot share."""
+        cls = type(self)
+        return cls.end_step is not Task.end_step or cls.state_dict is not Task.state_dict
+
     def solution(self, problem: Problem) -> str:
         """A worked solution for supervised pretraining (the prior); defaults to the oracle."""
         return self.oracle(problem)

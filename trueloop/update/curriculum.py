@@ -44,7 +44,7 @@ class Curriculum:
     def __init__(self, cfg: RunConfig, task: Task) -> None:
         self.cfg = cfg.curriculum
         c = self.cfg
-        if c.enabled and type(task).end_step is not Task.end_step:
+        if c.enabled and task.has_run_state:
             raise ValueError(f"task {cfg.task.name!r} keeps run-level state between steps (its "
                              f"store), which one task per curriculum level would split and the "
                              f"checkpoint would not hold; train it without [curriculum].")

@@ -184,14 +184,6 @@ class _Tasks:
         return self.cache[key]
 
 
-def has_run_state(task) -> bool:
-    """A task whose episodes depend on run-level state (it overrides end_step or state_dict)."""
-    from trueloop.tasks.base import Task
-
-    cls = type(task)
-    return cls.end_step is not Task.end_step or cls.state_dict is not Task.state_dict
-
-
 def _problem(row: dict[str, Any], cfg: RunConfig, tasks: _Tasks):
     """(task, problem) the row was drawn from, or a skip reason."""
     stream = row.get("stream") or {}
@@ -207,7 +199,7 @@ def _problem(row: dict[str, Any], cfg: RunConfig, tasks: _Tasks):
     difficulty = stream.get("difficulty") or cfg.task.difficulty
     horizon = stream["horizon"] if "horizon" in stream else cfg.task.horizon
     task = tasks.get(int(difficulty), horizon)
-    if has_run_state(task):
+    if task.has_run_state:
         return "run_state"
     problem = task.problem(index, split, seed)
     if is_canary:
