@@ -108,8 +108,8 @@ def lora_config(rank: int):
 def start_weights(b: Bench, folder: Path) -> int:
     """Save the common start policy to `folder`; returns its parameter count."""
     from trueloop.config import PriorConfig
+    from trueloop.pipelines.prior import pretrain
     from trueloop.policy import build_tiny
-    from trueloop.policy.prior import pretrain
 
     torch.set_num_threads(b.threads)
     policy = build_tiny(b.size, seed=b.seed)

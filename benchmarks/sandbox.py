@@ -39,10 +39,10 @@ from pathlib import Path
 from machine import commit, hardware
 
 from trueloop.config import VerifyConfig
+from trueloop.sandbox import Job, Sandbox, SandboxLimits
+from trueloop.sandbox import sandbox_wire as wire
 from trueloop.tasks.code import load_bank
-from trueloop.verify import sandbox_wire as wire
 from trueloop.verify.code import verify_batch
-from trueloop.verify.sandbox import Job, Sandbox, SandboxLimits
 
 PYTHON3 = os.path.realpath(sys.executable)
 # the real interpreter binary (not a pyenv shim or venv wrapper), so the baseline is not handicapped

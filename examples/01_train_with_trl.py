@@ -23,8 +23,8 @@ from trl import GRPOConfig, GRPOTrainer
 
 from trueloop.config import PriorConfig
 from trueloop.integrations.trl import dataset, reward_function
+from trueloop.pipelines.prior import pretrain
 from trueloop.policy import build_tiny
-from trueloop.policy.prior import pretrain
 
 
 def tiny_prior(task: str, difficulty: int, steps: int, folder: Path, seed: int = 0) -> str:

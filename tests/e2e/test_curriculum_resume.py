@@ -8,9 +8,9 @@ import shutil
 import pytest
 
 from trueloop.config import load_config
+from trueloop.pipelines.rescore import rescore_run
 from trueloop.tracking import TIMING_PREFIXES, read_metrics
 from trueloop.update.trainer import train
-from trueloop.verify.rescore import rescore_run
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from trueloop.demo_hack import run_hack_demo, run_one, scenario_config
+from trueloop.pipelines.demo_hack import run_hack_demo, run_one, scenario_config
 
 pytestmark = pytest.mark.slow
 
@@ -39,7 +39,7 @@ def test_weak_run_learns_the_hack_and_alarms_the_strict_run_does_not(scenario) -
 
 
 def test_a_shadow_equal_to_the_training_verifier_sees_nothing(scenario) -> None:
-    from trueloop.policy.prior import load_or_pretrain
+    from trueloop.pipelines.prior import load_or_pretrain
 
     root, cfg, s = scenario
     folder = load_or_pretrain(cfg.policy, cfg.prior, answer_format=cfg.task.answer_format)[1]

@@ -12,7 +12,7 @@ import pytest
 from summaries import without_timings
 
 from trueloop.config import load_config
-from trueloop.demo import demo_config_path, run_demo
+from trueloop.pipelines.demo import demo_config_path, run_demo
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from trueloop.config import load_config
-from trueloop.policy.prior import load_or_pretrain
+from trueloop.pipelines.prior import load_or_pretrain
 from trueloop.tracking import TIMING_PREFIXES, read_metrics
 from trueloop.update.trainer import train
 

@@ -47,7 +47,7 @@ def test_probe_finds_a_planted_direction() -> None:
 
 
 def test_labels_from_verdict_flags_and_heldout_groups() -> None:
-    from trueloop.audit.run import split_rows, verdict_labels
+    from trueloop.pipelines.audit import split_rows, verdict_labels
     from trueloop.types import Episode, Verdict
 
     v = [Verdict(True, 1.0, "ok"), Verdict(False, 0.0, "wrong", frozenset({"hack:exit"})), None]
@@ -59,7 +59,7 @@ def test_labels_from_verdict_flags_and_heldout_groups() -> None:
 
 
 def test_audit_settings_are_checked_before_anything_runs(tmp_path) -> None:
-    from trueloop.audit.run import AuditConfig, audit_run
+    from trueloop.pipelines.audit import AuditConfig, audit_run
 
     with pytest.raises(ValueError, match="problems must be at least 2"):
         audit_run(tmp_path, AuditConfig(problems=1))

@@ -11,9 +11,9 @@ import json
 import pytest
 
 from trueloop.config import VerifyConfig
+from trueloop.sandbox import Sandbox, SandboxLimits
 from trueloop.verify.code import verify_batch, verify_code
-from trueloop.verify.code_scan import scan
-from trueloop.verify.sandbox import Sandbox, SandboxLimits
+from trueloop.verify.code.scan import scan
 
 CFG = VerifyConfig(timeout_s=1.0)
 HONEST = "def f(x):\n    return 2 * x\n"

@@ -8,10 +8,10 @@ import pytest
 from tests.unit.test_code_verify import FACTS, HONEST, TRUTH  # the factorial problem
 from trueloop.audit.monitors import strict_shadow
 from trueloop.config import VerifyConfig, load_config
+from trueloop.sandbox import Sandbox, SandboxLimits
 from trueloop.tasks import make_task
 from trueloop.types import Problem
 from trueloop.verify.code import verify_batch
-from trueloop.verify.sandbox import Sandbox, SandboxLimits
 
 FITTED = HONEST.replace("r *= i", "r = r * i % 2**32")  # wrong only where n! >= 2**32: n = 13
 STDIO = {

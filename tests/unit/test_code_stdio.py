@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from trueloop.config import VerifyConfig
+from trueloop.sandbox import Sandbox, SandboxLimits
+from trueloop.sandbox.sandbox_wire import compare_output
 from trueloop.verify.code import verify_code, verify_rows
-from trueloop.verify.sandbox import Sandbox, SandboxLimits
-from trueloop.verify.sandbox_wire import compare_output
 
 CFG = VerifyConfig(timeout_s=1.0)
 ADD = {"visible_tests": [{"input": "1 2\n", "output": "3\n"}, {"input": "5 5\n", "output": "10"}],

@@ -10,10 +10,10 @@ import zlib
 import pytest
 
 from trueloop.config import VerifyConfig
+from trueloop.sandbox import Sandbox, SandboxLimits
 from trueloop.tasks.code import CodeStdioTask, load_stdio_bank
 from trueloop.tasks.code_datasets import load_stdio, stdio_row, to_problems
 from trueloop.verify.code import verify_batch
-from trueloop.verify.sandbox import Sandbox, SandboxLimits
 
 
 @pytest.fixture(scope="module")

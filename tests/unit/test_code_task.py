@@ -7,12 +7,12 @@ import json
 import pytest
 
 from trueloop.config import VerifyConfig
+from trueloop.sandbox import Sandbox, SandboxLimits
 from trueloop.tasks import TASKS, make_task
 from trueloop.tasks.base import split_of
 from trueloop.tasks.code import CodeTask, load_bank
 from trueloop.tasks.code_datasets import load_humaneval, load_mbpp, to_problems
 from trueloop.verify.code import split_test, verify_batch
-from trueloop.verify.sandbox import Sandbox, SandboxLimits
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,9 @@ import sys
 import pytest
 
 from trueloop.config import VerifyConfig
+from trueloop.sandbox import Sandbox, SandboxLimits
 from trueloop.verify.code import split_test, verify_batch, verify_code, verify_rows
-from trueloop.verify.code_scan import scan
-from trueloop.verify.sandbox import Sandbox, SandboxLimits
+from trueloop.verify.code.scan import scan
 
 FACTS = {0: 1, 3: 6, 4: 24, 1: 1, 5: 120, 6: 720, 10: 3628800, 13: 6227020800}
 TRUTH = {

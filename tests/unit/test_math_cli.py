@@ -10,7 +10,7 @@ import json
 import pytest
 
 from trueloop.config import VerifyConfig
-from trueloop.verify import cli
+from trueloop.cli import verify as cli
 from trueloop.verify.math import verify_math, verify_rows
 
 

@@ -6,7 +6,7 @@ import pytest
 from math_table import box
 
 from trueloop.verify.math import verify_math
-from trueloop.verify.math_forms import group_assignments, join_words, strip_label
+from trueloop.verify.math.forms import group_assignments, join_words, strip_label
 
 ISSUE_EXAMPLES = [
     # false positives: names bind to values; one-letter variables are not units

@@ -15,7 +15,7 @@ from math_table import ADVERSARIAL, TABLE, box
 from trueloop.config import VerifyConfig
 from trueloop.types import REASONS
 from trueloop.verify.math import answers_equal, verify_math, verify_rows
-from trueloop.verify.timeout import TimedOut, pool
+from trueloop.verify.math.timeout import TimedOut, pool
 
 PATHOLOGICAL = ("\\sin(x)^{1000}\\cos(y)^{1000}", box("(1-\\cos(x)^2)^{500}(1-\\sin(y)^2)^{500}"))
 

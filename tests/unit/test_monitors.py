@@ -92,7 +92,7 @@ def test_any_box_is_the_weak_verifier_and_off_by_default() -> None:
 
 
 def test_the_spraying_teacher_is_registered_only_while_the_prior_trains() -> None:
-    from trueloop.demo_hack import spraying_teacher
+    from trueloop.pipelines.demo_hack import spraying_teacher
     from trueloop.tasks import TASKS
 
     assert "chain_spray" not in TASKS

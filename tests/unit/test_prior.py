@@ -7,8 +7,8 @@ import random
 import torch
 
 from trueloop.config import PolicyConfig, PriorConfig
+from trueloop.pipelines.prior import load_or_pretrain, make_batch, parse_mixture, teach
 from trueloop.policy import build_tiny
-from trueloop.policy.prior import load_or_pretrain, make_batch, parse_mixture, teach
 
 
 def test_clean_teacher_is_always_right_noisy_teacher_is_wrong_at_its_rate():

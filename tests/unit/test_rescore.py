@@ -13,13 +13,13 @@ from test_episodes import scripted
 
 from trueloop.cli import main
 from trueloop.config import load_config, to_dict
+from trueloop.pipelines.rescore import rescore_run
 from trueloop.policy import build_tiny
 from trueloop.rollout.record import FOLDER, episode_json, save_episodes
 from trueloop.tasks import task_from_config
 from trueloop.types import Episode, Turn, Verdict
 from trueloop.update.collect import collect
 from trueloop.update.trainer import keep_episodes
-from trueloop.verify.rescore import rescore_run
 
 
 def write_run(tmp_path: Path, rows_by_step: dict[int, list[dict]], *overrides: str) -> Path:

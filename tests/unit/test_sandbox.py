@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from trueloop.verify.sandbox import (
+from trueloop.sandbox import (
     UID_BASE,
     UID_SPAN,
     Job,

@@ -14,8 +14,8 @@ import time
 
 import pytest
 
-from trueloop.verify import sandbox_wire as wire
-from trueloop.verify.sandbox import UID_BASE, UID_SPAN, Job, Sandbox, SandboxLimits
+from trueloop.sandbox import UID_BASE, UID_SPAN, Job, Sandbox, SandboxLimits
+from trueloop.sandbox import sandbox_wire as wire
 
 
 @pytest.fixture(scope="module")
@@ -165,7 +165,7 @@ def test_fail_fast_stops_at_the_first_failing_value(sb):
 def test_a_deep_directory_chain_is_removed_without_recursion(tmp_path):
     from pathlib import Path
 
-    from trueloop.verify.sandbox_worker import wipe
+    from trueloop.sandbox.sandbox_worker import wipe
 
     base = Path("/dev/shm") if os.access("/dev/shm", os.W_OK) else tmp_path  # fast rmdir
     top = base / f"trueloop-wipe-{os.getpid()}"

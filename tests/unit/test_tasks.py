@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from trueloop.cli.tasks import add_commands
 from trueloop.tasks import TASKS, make_task
 from trueloop.tasks.arithmetic import Node, evaluate, render
 from trueloop.tasks.base import split_of
 from trueloop.tasks.chain import default_horizon
-from trueloop.tasks.cli import add_commands
 from trueloop.tasks.math_datasets import DatasetTask
 
 DATA = Path(__file__).resolve().parent.parent / "data"

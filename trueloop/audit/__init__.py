@@ -9,7 +9,7 @@ watch the batch for behaviour no single verdict sees:
 - `audit/answer_diversity`: distinct extracted answers per group over G, averaged (1/G means every
   sample gives the same answer; a fall while accuracy stays flat is collapse onto a wrong answer).
 
-After a run, `trueloop audit RUN` (`trueloop.audit.run.audit_run`) looks inside the model:
+After a run, `trueloop audit RUN` (`trueloop.pipelines.audit.audit_run`) looks inside the model:
 activations by forward hooks (`activations`), TopK sparse autoencoders (`sae`, `sae_metrics`),
 base-vs-RL diffs (`diff`), probes from verdict flags (`probes`), and the page (`views`, `page`);
 see docs/audit.md. Those modules are imported on demand, never by the training loop.

@@ -36,7 +36,7 @@ from trueloop.config import AuditConfig
 from trueloop.tasks.base import Task
 from trueloop.tasks.code import render_examples, render_tests
 from trueloop.types import Problem, Split
-from trueloop.verify.code_tests import split_test
+from trueloop.verify.code.cases import split_test
 
 DECOY_TRIES = 100
 MAX_DECOY_CHARS = 200

@@ -27,7 +27,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -36,7 +36,9 @@ from trueloop.config import RunConfig, VerifyConfig
 from trueloop.rollout import RolloutBatch
 from trueloop.tasks.base import Task
 from trueloop.types import Problem, Verdict
-from trueloop.update.collect import Collected
+
+if TYPE_CHECKING:  # the trainer's batch record; audit never imports the trainer
+    from trueloop.update.collect import Collected
 
 EPS = 1e-9
 # float round-off of the alarm's prefix sums: a shadow exactly flat counts as flat

@@ -211,8 +211,8 @@ def _calc(node: ast.AST, depth: int) -> Fraction:
 def python(code: str) -> str:
     """Run a Python program in the sandbox (standard library only); returns what it printed."""
     from trueloop.config import VerifyConfig
+    from trueloop.sandbox import Job
     from trueloop.verify.code import shared_sandbox
-    from trueloop.verify.sandbox import Job
 
     run = shared_sandbox(VerifyConfig()).run(Job(source=str(code)))
     text = run.output.strip()

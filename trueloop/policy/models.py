@@ -35,6 +35,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from trueloop.cache import cache_dir
+
 MANIFEST = "trueloop_model.json"
 MANIFEST_VERSION = 1
 
@@ -75,8 +77,6 @@ def spec(name: str) -> ModelSpec:
 
 def model_dir(name: str) -> Path:
     """Where `prepare(name)` writes the model (it may not exist yet)."""
-    from trueloop.policy.prior import cache_dir  # lazy: prior imports trueloop.policy
-
     return cache_dir() / "models" / name
 
 

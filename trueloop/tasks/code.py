@@ -123,7 +123,7 @@ class CodeStdioTask(CodeTask):
     `data/code_stdio_build.py`): each has a statement, a reference program, 3 visible
     input/output pairs (shown in the prompt as examples) and at least 5 hidden ones; level-3
     problems carry one large hidden input where a quadratic program runs out of time. Judged by
-    `trueloop.verify.code_stdio` (online-judge rules, outputs compared in trusted code)."""
+    `trueloop.verify.code.stdio` (online-judge rules, outputs compared in trusted code)."""
 
     name = "code_stdio"
     system_prompt = "You are a careful competitive programmer writing Python."

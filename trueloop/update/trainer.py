@@ -151,10 +151,8 @@ def setup(cfg: RunConfig, out: Path, task: Task, *, resume: bool,
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
     if policy is None and cfg.policy.prior:
-        from trueloop.policy.prior import load_or_pretrain
-
-        policy = load_or_pretrain(cfg.policy, cfg.prior, answer_format=cfg.task.answer_format,
-                                  progress=cfg.log.progress)[0]
+        raise ValueError("policy.prior = true needs the prior trained or loaded before RL; pass "
+                         "it as train(..., policy=...) or call trueloop.pipelines.train.train_run.")
     policy = policy or load_policy(cfg.policy, seed=cfg.seed)
     if cfg.update.gradient_checkpointing:
         enable_gradient_checkpointing(policy)

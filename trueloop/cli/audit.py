@@ -19,7 +19,7 @@ INT_FLAGS = {
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    from trueloop.audit.run import AuditConfig
+    from trueloop.pipelines.audit import AuditConfig
 
     d = AuditConfig()
     p = sub.add_parser("audit", help="what did RL change inside the model? (SAEs, diffs, probes)")
@@ -36,7 +36,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from trueloop.audit.run import AuditConfig, audit_run
+    from trueloop.pipelines.audit import AuditConfig, audit_run
 
     folder = Path(args.run)
     if not (folder / "config.json").is_file() or not (

@@ -74,7 +74,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from trueloop.verify import sandbox_wire as wire
+from trueloop.sandbox import sandbox_wire as wire
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent

@@ -29,10 +29,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from trueloop.config import VerifyConfig
+from trueloop.sandbox import Job, Run
+from trueloop.sandbox import sandbox_wire as wire
 from trueloop.types import Verdict
-from trueloop.verify import sandbox_wire as wire
-from trueloop.verify.code_scan import NOT_LITERAL, TRIVIAL, literal, scan
-from trueloop.verify.sandbox import Job, Run
+from trueloop.verify.code.scan import NOT_LITERAL, TRIVIAL, literal, scan
 
 MAX_OUTPUT_BYTES = 16 << 20
 ENDED = {"timeout": "timeout", "output_limit": "output_limit", "file_limit": "file_limit",

@@ -146,9 +146,9 @@ def run_demo(cfg: RunConfig, out: Path, *, resume: bool = False) -> dict[str, An
 def start_policy(cfg: RunConfig):
     """(policy, folder, cached): a registered pretrained model starts from itself (LoRA applied
     by its config); the tiny model from its cached prior."""
+    from trueloop.pipelines.prior import load_or_pretrain
     from trueloop.policy import load_policy
     from trueloop.policy.models import MODELS, resolve
-    from trueloop.policy.prior import load_or_pretrain
 
     if cfg.policy.model in MODELS:
         return load_policy(cfg.policy, seed=cfg.seed), resolve(cfg.policy.model), True
@@ -179,7 +179,7 @@ def horizon_summary(cfg: RunConfig, before: dict, after: dict) -> dict[str, Any]
 
 def run(args: argparse.Namespace) -> int:
     if getattr(args, "scenario", None) == "hack":
-        from trueloop.demo_hack import run_scenario
+        from trueloop.pipelines.demo_hack import run_scenario
 
         return run_scenario(Path(args.out), args.seed, list(args.overrides), args.config)
     overrides = list(args.overrides) + ["--seed", str(args.seed)]

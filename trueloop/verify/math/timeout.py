@@ -1,7 +1,7 @@
 """A hard wall-clock limit for trusted-but-unbounded work (sympy on model answers).
 
 `signal.alarm` only works on the main thread and cannot interrupt C code, so the work runs in
-long-lived worker processes (`python -m trueloop.verify.timeout FD`): a call sends
+long-lived worker processes (`python -m trueloop.verify.math.timeout FD`): a call sends
 `(module:function, args)` over a socket and waits at most `timeout_s`; a worker that does not
 answer in time is SIGKILLed and a replacement starts at once in the background. Workers are plain
 subprocesses, not `multiprocessing` children, so they never re-import the caller's `__main__`
@@ -38,7 +38,7 @@ WORKER_MEMORY_BYTES = 4 << 30
 # address-space limit of each worker
 STARTUP_S = 60.0
 # how long a starting worker may take to import sympy (not counted in a call's time limit)
-PRELOAD = ("sympy", "trueloop.verify.symbolic")
+PRELOAD = ("sympy", "trueloop.verify.math.symbolic")
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ class _Worker:
     def __init__(self) -> None:
         parent, child = socket.socketpair()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "trueloop.verify.timeout", str(child.fileno())],
+            [sys.executable, "-m", "trueloop.verify.math.timeout", str(child.fileno())],
             pass_fds=(child.fileno(),), stdin=subprocess.DEVNULL,
         )
         child.close()

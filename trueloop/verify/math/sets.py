@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import sympy
 
-from trueloop.verify.latex import Bag, Rel, Seq, Union
+from trueloop.verify.math.latex import Bag, Rel, Seq, Union
 
 _INEQ_OPS = {"<": sympy.Lt, "<=": sympy.Le, ">": sympy.Gt, ">=": sympy.Ge, "!=": sympy.Ne}
 _REAL_LINE = Seq("(", ((-sympy.oo,), (sympy.oo,)), ")")

@@ -27,7 +27,7 @@ from functools import lru_cache
 
 import sympy
 
-from trueloop.verify.latex import (
+from trueloop.verify.math.latex import (
     Bag,
     Diff,
     Mat,
@@ -38,7 +38,7 @@ from trueloop.verify.latex import (
     Union,
     parse_answer,
 )
-from trueloop.verify.math_sets import Binding, as_set, from_set, solve_inequality
+from trueloop.verify.math.sets import Binding, as_set, from_set, solve_inequality
 
 _POINTS = (sympy.Rational(37, 100), sympy.Rational(113, 70))
 _SYMPY_FAILURES = (TypeError, ValueError, AttributeError, NotImplementedError, RecursionError,

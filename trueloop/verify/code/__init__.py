@@ -54,13 +54,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from trueloop.config import VerifyConfig
+from trueloop.sandbox import Job, Run, Sandbox, SandboxLimits
 from trueloop.types import Verdict
-from trueloop.verify.code_scan import scan, special_case_hits
-from trueloop.verify.code_stdio import StdioPrepared, is_stdio, test_error
-from trueloop.verify.code_stdio import judge as judge_stdio
-from trueloop.verify.code_stdio import prepare as prepare_stdio
-from trueloop.verify.code_tests import SplitTest, proxied_names, resolve_expected, split_test
-from trueloop.verify.sandbox import Job, Run, Sandbox, SandboxLimits
+from trueloop.verify.code.cases import SplitTest, proxied_names, resolve_expected, split_test
+from trueloop.verify.code.scan import scan, special_case_hits
+from trueloop.verify.code.stdio import StdioPrepared, is_stdio, test_error
+from trueloop.verify.code.stdio import judge as judge_stdio
+from trueloop.verify.code.stdio import prepare as prepare_stdio
 
 FENCE = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*?)```", re.S | re.I)
 ENDED_REASONS = {"timeout": "timeout", "output_limit": "output_limit",

@@ -1,6 +1,6 @@
 """A pre-started sandbox worker: `python -I -S sandbox_worker.py CONFIG_JSON`.
 
-Started and driven only by `trueloop.verify.sandbox` (see its docstring for the threat model).
+Started and driven only by `trueloop.sandbox` (see its docstring for the threat model).
 Standard library only. Once, at start-up, the worker (running as root) moves itself into fresh
 mount/network/IPC/UTS namespaces, brings up loopback and chroots into a minimal read-only root
 holding the Python *standard library only* (site-packages, ctypes and the test modules masked)

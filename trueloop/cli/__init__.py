@@ -10,16 +10,16 @@ import sys
 
 # modules that define `add_commands(subparsers)`; each subcommand sets `func(args) -> int`
 COMMAND_MODULES = (
-    "trueloop.tasks.cli",
-    "trueloop.policy.cli",
-    "trueloop.verify.cli",
-    "trueloop.verify.rescore",
-    "trueloop.rollout.cli",
-    "trueloop.update.cli",
-    "trueloop.eval.cli",
-    "trueloop.report.cli",
-    "trueloop.audit.cli",
-    "trueloop.demo",
+    "trueloop.cli.tasks",
+    "trueloop.cli.models",
+    "trueloop.cli.verify",
+    "trueloop.pipelines.rescore",
+    "trueloop.cli.episodes",
+    "trueloop.cli.train",
+    "trueloop.cli.eval",
+    "trueloop.cli.report",
+    "trueloop.cli.audit",
+    "trueloop.pipelines.demo",
 )
 
 

@@ -80,7 +80,7 @@ def scenario_config(overrides: list[str] | None = None, path: str | None = None)
 
 def run_hack_demo(cfg: RunConfig, out: Path) -> dict[str, Any]:
     """Prior (cached), the two runs, their strict held-out scores, summary and report."""
-    from trueloop.policy.prior import load_or_pretrain
+    from trueloop.pipelines.prior import load_or_pretrain
 
     t0 = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)

@@ -25,9 +25,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from trueloop.verify import sandbox_wire as wire
-from trueloop.verify.code_scan import NOT_LITERAL, literal
-from trueloop.verify.sandbox import Job, Sandbox
+from trueloop.sandbox import Job, Sandbox
+from trueloop.sandbox import sandbox_wire as wire
+from trueloop.verify.code.scan import NOT_LITERAL, literal
 
 CACHE_SIZE = 4096
 _FLIP = {"lt": "gt", "le": "ge", "gt": "lt", "ge": "le", "eq": "eq", "ne": "ne"}

@@ -1,6 +1,6 @@
 """The sandbox's value channel: type-strict encoding, linear size-capped decoding, comparisons.
 
-Standard library only: loaded by the trusted verifier (`trueloop.verify.sandbox`), by the
+Standard library only: loaded by the trusted verifier (`trueloop.sandbox`), by the
 sandbox worker (which runs under `python -I -S` and imports it as a top-level module), and by
 the two kinds of sandbox children (the candidate, which encodes what the submission returned,
 and the checker, which decodes what the candidate sent).

@@ -32,8 +32,8 @@ from __future__ import annotations
 
 import sympy
 
-from trueloop.verify.latex_structures import Structures
-from trueloop.verify.latex_values import (
+from trueloop.verify.math.latex_structures import Structures
+from trueloop.verify.math.latex_values import (
     _ATOM_START,
     _CONSTS,
     _FUNCS,
@@ -58,7 +58,7 @@ from trueloop.verify.latex_values import (
     _single,
     tokenize,
 )
-from trueloop.verify.numbers import parse_number
+from trueloop.verify.math.numbers import parse_number
 
 __all__ = ["Bag", "Mat", "ParseError", "Rel", "Seq", "TooLarge", "Union", "parse_answer"]
 

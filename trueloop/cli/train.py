@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError) as e:
         print(f"trueloop train: {e}", file=sys.stderr)
         return 2
-    from trueloop.update.trainer import train
+    from trueloop.pipelines.train import train_run
 
-    train(cfg, args.out, resume=args.resume)
+    train_run(cfg, args.out, resume=args.resume)
     return 0

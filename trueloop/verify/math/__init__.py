@@ -38,13 +38,13 @@ from fractions import Fraction
 
 from trueloop.config import VerifyConfig
 from trueloop.types import Verdict
-from trueloop.verify import clean as clean_mod
-from trueloop.verify import math_forms as forms
-from trueloop.verify import numbers as numbers_mod
-from trueloop.verify.clean import clean, has_hedge
 from trueloop.verify.extract import HIDDEN_FLAG, Extraction, extract_answer, strip_hidden
-from trueloop.verify.numbers import Number, parse_number
-from trueloop.verify.timeout import TimedOut, pool
+from trueloop.verify.math import clean as clean_mod
+from trueloop.verify.math import forms as forms
+from trueloop.verify.math import numbers as numbers_mod
+from trueloop.verify.math.clean import clean, has_hedge
+from trueloop.verify.math.numbers import Number, parse_number
+from trueloop.verify.math.timeout import TimedOut, pool
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +53,8 @@ CACHE_SIZE = 1 << 16
 CACHED_LEN = 512
 MAX_ANSWER_LEN = 5000
 # longer extracted answers are wrong without being parsed (no real final answer is that long)
-SYMBOLIC = "trueloop.verify.symbolic:compare"
-GOLD_CHECK = "trueloop.verify.symbolic:gold_error"
+SYMBOLIC = "trueloop.verify.math.symbolic:compare"
+GOLD_CHECK = "trueloop.verify.math.symbolic:gold_error"
 
 _CHOICE = re.compile(r"^\(?([A-J])\)?[.:]?$")
 _CHOICE_WITH_TEXT = re.compile(r"^\(([A-J])\)\s|^([A-J])[.:)]\s")
@@ -167,7 +167,7 @@ def clear_caches() -> None:
     _gold_err.clear()
     clean_mod.clear_cache()
     numbers_mod.clear_cache()
-    pool().call("trueloop.verify.symbolic:clear_cache", (), 10.0)
+    pool().call("trueloop.verify.math.symbolic:clear_cache", (), 10.0)
 
 
 def _bad_gold(gold: str | None, detail: str) -> tuple[str, str]:

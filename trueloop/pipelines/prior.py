@@ -25,16 +25,13 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from trueloop.cache import cache_dir
 from trueloop.config import PolicyConfig, PriorConfig
 from trueloop.policy import Policy, load_policy
 from trueloop.progress import progress_bar
 from trueloop.tasks import make_cell
 from trueloop.tasks.base import Task
 from trueloop.types import Problem
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("TRUELOOP_CACHE", Path.home() / ".cache" / "trueloop"))
 
 
 def prior_key(policy_cfg: PolicyConfig, prior_cfg: PriorConfig, answer_format: str) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sympy
 
-from trueloop.verify.latex_values import (
+from trueloop.verify.math.latex_values import (
     _MATRIX_ENVS,
     Bag,
     Mat,

@@ -92,7 +92,7 @@ def starting_policy(cfg, base: str | None) -> Policy:
                              f"(a moved cache?); pass --base FOLDER.")
         return load_hf(folder, dtype=p.dtype, device=p.device)
     if p.prior:
-        from trueloop.policy.prior import load_or_pretrain
+        from trueloop.pipelines.prior import load_or_pretrain
 
         return load_or_pretrain(p, cfg.prior, answer_format=cfg.task.answer_format,
                                 progress=False)[0]
