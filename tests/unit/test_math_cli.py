@@ -9,8 +9,8 @@ import json
 
 import pytest
 
-from trueloop.config import VerifyConfig
 from trueloop.cli import verify as cli
+from trueloop.config import VerifyConfig
 from trueloop.verify.math import verify_math, verify_rows
 
 

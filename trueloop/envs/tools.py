@@ -16,7 +16,7 @@ text the model reads, never an exception: a malformed block, an unknown tool, ba
 tool that raises or one that runs past its time limit.
 
 Built in: `calculator` (exact rational arithmetic over a parsed syntax tree, never `eval`) and
-`python` (a program run in the code sandbox, `verify/sandbox.py`, the only module that runs
+`python` (a program run in the code sandbox, `sandbox/__init__.py`, the only module that runs
 untrusted code; its stdout comes back).
 """
 

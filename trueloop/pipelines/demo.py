@@ -41,7 +41,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true", help="continue an interrupted demo in OUT")
     p.add_argument("--scenario", choices=["hack"],
                    help="hack: RL learns a reward hack against a weak verifier, the monitors "
-                        "catch it (trueloop/demo_hack.py)")
+                        "catch it (trueloop/pipelines/demo_hack.py)")
     p.set_defaults(func=run, overrides=[])
 
 

@@ -6,7 +6,7 @@ percentage is a number) and everything that can change a value. Hedges ("3 or 5"
 are detected *before* `\\text{}` is unwrapped, so an annotation can never hide a second answer.
 
 Covered: presentation differences between a gold answer and a correct candidate.
-Not covered: value equality (`verify/numbers.py`, `verify/latex.py` decide that).
+Not covered: value equality (`verify/math/numbers.py`, `verify/math/latex.py` decide that).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Answer forms read before the grammar: labels, lists joined by words, clock times and ratios,
-numerals in a base. Each function works on cleaned text (`verify/clean.py`).
+numerals in a base. Each function works on cleaned text (`verify/math/clean.py`).
 
 - A label names the value and is dropped: `(m,n)=(4,1)` is `(4,1)`, `PQ=6` is `6`, `f(x)=3x` is
   `3x`, `|v|=5` is `5`, `\\frac{NO}{BO}=\\frac{1}{2}` and `A:B=2:3` keep their right side. Only a

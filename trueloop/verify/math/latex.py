@@ -21,10 +21,10 @@ a `Seq` (tuple or interval: both brackets are kept, so `(1,2]` differs from `(1,
 
 Covered: hostile input cannot run code, recurse without bound (`MAX_DEPTH`), build giant numbers
 (`10^{10^{10}}`, `1000000!` are refused with `TooLarge`) or explode `\\pm` combinations.
-Not covered: wall-clock time of sympy on legal input (callers run this in `verify/timeout.py`).
+Not covered: wall-clock time of sympy on legal input (callers run this in `verify/math/timeout.py`).
 
-The values it builds, the tokenizer and the size guards live in `verify/latex_values.py`; the
-sets, big operators, base numerals and matrices in `verify/latex_structures.py` (a mixin: the
+The values it builds, the tokenizer and the size guards live in `verify/math/latex_values.py`; the
+sets, big operators, base numerals and matrices in `verify/math/latex_structures.py` (a mixin: the
 grammar stays one recursive `_Parser`).
 """
 

@@ -1,6 +1,6 @@
-"""Values, tokens and arithmetic guards of the answer grammar (`verify/latex.py`).
+"""Values, tokens and arithmetic guards of the answer grammar (`verify/math/latex.py`).
 
-The parser builds these values; `verify/symbolic.py` compares them. Every operation that could
+The parser builds these values; `verify/math/symbolic.py` compares them. Every operation that could
 build a giant number (`^`, `!`, `\\binom`) goes through a guard here that raises `TooLarge`.
 """
 

@@ -12,7 +12,7 @@ braces may wrap a literal or its sign (`(-4)`, `-(4)`, `{7}`).
 
 Covered: exactness (0.3333 is not 1/3, 12346 is not 12345); digit strings and exponents are capped,
 so `1e999999999` or a megabyte of digits is rejected instead of hanging the caller.
-Not covered: anything with an operator, a radical or a variable (`verify/latex.py`).
+Not covered: anything with an operator, a radical or a variable (`verify/math/latex.py`).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
-"""Symbolic answer comparison: parsed values (`verify/latex.py`) compared with sympy.
+"""Symbolic answer comparison: parsed values (`verify/math/latex.py`) compared with sympy.
 
-Runs inside the killable worker of `verify/timeout.py` (sympy can take unbounded time), and only
-for answers the exact fast path of `verify/math.py` could not settle.
+Runs inside the killable worker of `verify/math/timeout` (sympy can take unbounded time), and only
+for answers the exact fast path of `trueloop.verify.math` could not settle.
 
 Rules:
 - expressions are equal when their difference is provably zero: a high-precision numeric check at

@@ -13,7 +13,7 @@ Covered: hangs and huge computations in sympy (killed), memory blow-up (RLIMIT_A
 reported as `TimedOut(why="memory")`), a worker that dies (`TimedOut(why="died")`, a warning is
 logged, a fresh worker takes over). A Python exception in the called function is a bug in
 trueloop and is re-raised in the caller as RuntimeError.
-Not covered: untrusted *code* (that is `verify/sandbox.py`); the work here is our own functions.
+Not covered: untrusted *code* (that is `sandbox/__init__.py`); the work here is our own functions.
 """
 
 from __future__ import annotations
