@@ -98,7 +98,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 class _QuietGoldWarnings(logging.Filter):
-    """Drops the per-gold warning of `trueloop.verify.math`; the summary reports those rows instead."""
+    """Drops the per-gold warning of `trueloop.verify.math`; the summary reports those rows
+    instead."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         return not str(record.msg).startswith("unparseable gold")

@@ -17,8 +17,8 @@ Order of operations (each step sees the output of the previous one):
 Threat model. Covered: answers hidden in reasoning, several differing boxes or statements
 (answer spraying -> `multiple_answers`), empty boxes from an echoed instruction, hidden/format
 characters, unbalanced braces, megabyte completions (every scan is linear).
-Not covered: whether the answer is right (see `trueloop.verify.math`), natural-language hedges inside a
-single box ("3 or 5" is caught by the comparison, not here).
+Not covered: whether the answer is right (see `trueloop.verify.math`), natural-language hedges
+inside a single box ("3 or 5" is caught by the comparison, not here).
 """
 
 from __future__ import annotations
