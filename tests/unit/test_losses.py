@@ -7,11 +7,10 @@ import torch
 
 from trueloop.update.losses import (
     LOSS_AGGREGATIONS,
-    entropy_from_logits,
     kl_k3,
-    kl_penalty,
     masked_mean,
     policy_loss,
+    token_mean,
     truncation_mask,
 )
 
@@ -85,7 +84,9 @@ def test_token_vs_sequence_vs_constant_aggregation_by_hand():
     kw = {**EPS}
     token = policy_loss(old, old, adv, mask, agg="token", **kw).loss.item()
     seq = policy_loss(old, old, adv, mask, agg="sequence", **kw).loss.item()
-    const = policy_loss(old, old, adv, mask, agg="token", norm_len=4, **kw).loss.item()
+    const = policy_loss(old, old, adv, mask, agg="constant", norm_len=4, **kw).loss.item()
+    # the token budget changes nothing but "constant"
+    assert policy_loss(old, old, adv, mask, agg="token", norm_len=4, **kw).loss.item() == token
     assert token == pytest.approx((-1 + 3) / 4)  # every token weighs the same: 0.5
     assert seq == pytest.approx((-1 + 1) / 2)  # every sequence weighs the same: 0.0
     assert const == pytest.approx((-1 + 3) / (2 * 4))  # sum / (N * norm_len): 0.25
@@ -147,7 +148,7 @@ def test_kl_k3_hand_value_and_gradient_direction():
     logp = torch.tensor([[0.0]], requires_grad=True)
     k3 = kl_k3(logp, torch.tensor([[1.0]]), torch.ones(1, 1))
     assert k3.item() == pytest.approx(math.e - 2)
-    kl_penalty(logp, torch.tensor([[1.0]]), torch.ones(1, 1)).backward()
+    token_mean(kl_k3(logp, torch.tensor([[1.0]]), torch.ones(1, 1)), torch.ones(1, 1)).backward()
     assert logp.grad.item() < 0  # descending the KL pulls logp up toward ref
 
 
@@ -159,9 +160,11 @@ def test_kl_k3_is_unbiased_for_the_true_kl():
     torch.testing.assert_close(expected_k3, exact)
 
 
-def test_entropy_from_logits():
+def test_entropy_of_the_update_logits():
+    from trueloop.rollout.logprobs import _logp_entropy
+
     logits = torch.tensor([[[0.0, 0.0, 0.0, 0.0], [100.0, 0.0, 0.0, 0.0]]])  # (1, 2, 4)
-    ent = entropy_from_logits(logits)
+    ent = _logp_entropy(logits, torch.tensor([[0, 0]]), 1.0)[1]
     torch.testing.assert_close(ent, torch.tensor([[math.log(4), 0.0]]), atol=1e-5, rtol=0)
 
 

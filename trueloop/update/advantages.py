@@ -23,7 +23,7 @@ all-zero advantages rather than 0/0.
 Departures from the papers:
 - grpo uses the unbiased group std (torch default, as TRL and verl do); the paper does not say.
 - dr_grpo is only half of Dr. GRPO: the other half, the constant length normaliser, is in the loss
-  (`losses.policy_loss(..., norm_len=max_new_tokens)`).
+  (`update.loss_agg = "constant"`, `losses.constant_length_mean`).
 - reinforce_pp is the "REINFORCE++-baseline" variant for grouped samples (group-mean baseline, then
   normalisation by the std over the whole batch, as in OpenRLHF); the token-level KL-in-reward of
   the paper's PPO-style variant is not folded in here (use `update.kl_coef` for a KL loss).

@@ -12,7 +12,8 @@ arXiv 2503.14476), per token t of sequence i:
 A token is "clipped low" when ratio < 1 - eps_low and A < 0 and "clipped high" when
 ratio > 1 + eps_high and A > 0: exactly the tokens whose gradient the min() zeroes.
 
-Aggregation (`LOSS_AGGREGATIONS`; "constant" needs the token budget `norm_len`, see `aggregation`):
+Aggregation (`LOSS_AGGREGATIONS`, chosen by `update.loss_agg`; "constant" needs the token
+budget `norm_len`):
 
     token     sum_it m_it l_it / sum_it m_it                    DAPO: long answers weigh more
     sequence  mean_i ( sum_t m_it l_it / sum_t m_it )           GRPO (arXiv 2402.03300)
@@ -87,14 +88,16 @@ class Totals:
         return cls(max(float(m.sum()), 1.0), max(float(m.any(-1).sum()), 1.0), mask.shape[0])
 
 
-def token_mean(x: Tensor, mask: Tensor, totals: Totals | None = None) -> Tensor:
+def token_mean(x: Tensor, mask: Tensor, totals: Totals | None = None, *,
+               norm_len: int | None = None) -> Tensor:
     """Every loss token weighs the same (DAPO token-level loss). (N, T) -> scalar."""
     if totals is None:
         return masked_mean(x, mask)
     return torch.where(mask.bool(), x, torch.zeros_like(x)).sum() / totals.tokens
 
 
-def sequence_mean(x: Tensor, mask: Tensor, totals: Totals | None = None) -> Tensor:
+def sequence_mean(x: Tensor, mask: Tensor, totals: Totals | None = None, *,
+                  norm_len: int | None = None) -> Tensor:
     """Mean over tokens per sequence, then over non-empty sequences (GRPO). (N, T) -> scalar."""
     per_seq = masked_mean(x, mask, dim=-1)  # (N,)
     nonempty = mask.bool().any(dim=-1)  # (N,)
@@ -104,32 +107,32 @@ def sequence_mean(x: Tensor, mask: Tensor, totals: Totals | None = None) -> Tens
 
 
 def constant_length_mean(x: Tensor, mask: Tensor, totals: Totals | None = None, *,
-                         norm_len: int) -> Tensor:
+                         norm_len: int | None = None) -> Tensor:
     """Sum over loss tokens divided by N * norm_len, a constant (Dr. GRPO). (N, T) -> scalar."""
+    if norm_len is None or norm_len < 1:
+        raise ValueError("loss aggregation 'constant' (Dr. GRPO) needs norm_len, the token "
+                         f"budget (normally rollout.max_new_tokens), >= 1; got {norm_len!r}.")
     picked = torch.where(mask.bool(), x, torch.zeros_like(x))
     rows = x.shape[0] if totals is None else totals.rows
     return picked.sum() / (rows * norm_len)
 
 
 Reducer = Callable[..., Tensor]
+# (x (N, T), mask (N, T), totals=None, *, norm_len=None) -> scalar
 LOSS_AGGREGATIONS: dict[str, Reducer] = {
     "token": token_mean,
     "sequence": sequence_mean,
+    "constant": constant_length_mean,
 }
+# how to add one: a reducer with the signature above, then one entry here (and in the
+# `update.loss_agg` Literal); `norm_len` is the token budget, which only "constant" reads
 
 
 def aggregation(agg: str, norm_len: int | None = None) -> Reducer:
-    """The (x, mask[, totals]) -> scalar reducer for `agg`, or the constant one with norm_len."""
-    if agg == "constant" and norm_len is None:
-        raise ValueError("loss aggregation 'constant' (Dr. GRPO) needs norm_len, the token "
-                         "budget, normally rollout.max_new_tokens.")
-    if norm_len is not None:
-        if norm_len < 1:
-            raise ValueError(f"norm_len must be a positive token count; got {norm_len}.")
-        return partial(constant_length_mean, norm_len=norm_len)
+    """The (x, mask[, totals]) -> scalar reducer named `agg`, given the token budget."""
     if agg not in LOSS_AGGREGATIONS:
         raise ValueError(f"unknown loss aggregation {agg!r}; known: {sorted(LOSS_AGGREGATIONS)}.")
-    return LOSS_AGGREGATIONS[agg]
+    return partial(LOSS_AGGREGATIONS[agg], norm_len=norm_len)
 
 
 def policy_loss(
@@ -146,9 +149,9 @@ def policy_loss(
 ) -> LossOutput:
     """Clipped surrogate loss (minimised). logp/old_logp/mask (N, T), adv (N,).
 
-    `norm_len` replaces `agg` by the Dr. GRPO constant normaliser sum / (N * norm_len);
-    agg="constant" names that choice and requires `norm_len`. With `totals` (a micro-batch of a
-    larger minibatch) the loss and every metric are this micro-batch's additive share.
+    `agg` names the aggregation (`LOSS_AGGREGATIONS`); `norm_len`, the token budget, is read by
+    "constant" (Dr. GRPO) only. With `totals` (a micro-batch of a larger minibatch) the loss
+    and every metric are this micro-batch's additive share.
     """
     reduce = aggregation(agg, norm_len)
     a = adv.detach().to(logp.dtype)[:, None]  # (N, 1), broadcast over tokens
@@ -174,25 +177,6 @@ def kl_k3(logp: Tensor, ref_logp: Tensor, mask: Tensor) -> Tensor:
     d = (ref_logp.detach() - logp).clamp(-KL_LOG_RATIO_CLAMP, KL_LOG_RATIO_CLAMP)  # (N, T)
     k3 = torch.expm1(d) - d  # expm1 keeps k3 >= 0 and exact near d = 0
     return torch.where(mask.bool(), k3, torch.zeros_like(k3))
-
-
-def entropy_from_logits(logits: Tensor) -> Tensor:
-    """Per-token entropy of the softmax over the vocabulary. (N, T, V) -> (N, T)."""
-    logz = torch.logsumexp(logits, dim=-1, keepdim=True)  # (N, T, 1)
-    probs = torch.exp(logits - logz)  # (N, T, V)
-    return logz.squeeze(-1) - (probs * logits).sum(dim=-1)
-
-
-def entropy_bonus(entropy: Tensor, mask: Tensor, *, agg: str = "token",
-                  norm_len: int | None = None) -> Tensor:
-    """Aggregated entropy (N, T) -> scalar; the trainer subtracts entropy_coef times it."""
-    return aggregation(agg, norm_len)(entropy, mask)
-
-
-def kl_penalty(logp: Tensor, ref_logp: Tensor, mask: Tensor, *, agg: str = "token",
-               norm_len: int | None = None) -> Tensor:
-    """Aggregated k3 KL to the reference (N, T) -> scalar; the trainer adds kl_coef times it."""
-    return aggregation(agg, norm_len)(kl_k3(logp, ref_logp, mask), mask)
 
 
 def truncation_mask(finish_reasons: Sequence[str]) -> Tensor:

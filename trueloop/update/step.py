@@ -118,14 +118,12 @@ def minibatch_loss(policy: Policy, mb: RolloutBatch, adv: torch.Tensor, mask: to
                    totals: Totals | None) -> tuple[torch.Tensor, dict[str, float]]:
     """Loss of one (micro-)batch: clipped surrogate - entropy bonus + KL, and its metrics (each
     an additive share of the minibatch figure when `totals` is given)."""
-    norm_len = max_new_tokens if cfg.loss_agg == "constant" else None
-    agg = "token" if cfg.loss_agg == "constant" else cfg.loss_agg
     with autocast(policy, cfg):
         logp, entropy = token_logprobs(policy.model, mb, temperature=temperature,
                                        logit_budget=cfg.logit_budget)  # (n, T)
     old_logp = mb.logprobs[:, mb.prompt_width:]  # (n, T) recorded at sampling
     out = policy_loss(logp, old_logp, adv, mask, eps_low=cfg.eps_low, eps_high=cfg.eps_high,
-                      agg=agg, norm_len=norm_len, totals=totals)
+                      agg=cfg.loss_agg, norm_len=max_new_tokens, totals=totals)
     loss = out.loss
     ent = token_mean(entropy, mask, totals)
     if cfg.entropy_coef:
