@@ -1,4 +1,4 @@
-"""The records that cross stage boundaries: Problem -> Completion -> Verdict -> Rollout batch.
+"""The records that cross stage boundaries: Problem -> Episode (Turns) -> Verdict.
 
 Every record is a frozen dataclass. Model-facing text lives in `Problem.prompt` and
 `Problem.messages`; everything the verifier needs and the policy must never see lives in
@@ -61,16 +61,6 @@ class Problem:
             "truth": self.truth,
             "meta": self.meta,
         }
-
-
-@dataclass(frozen=True)
-class Completion:
-    """One sampled completion of one problem (token-level data stays in the rollout batch)."""
-
-    problem_id: str
-    text: str
-    finish_reason: FinishReason = "stop"
-    num_tokens: int = 0
 
 
 @dataclass(frozen=True)

@@ -26,14 +26,10 @@ from typing import Any
 
 from trueloop.tasks.base import split_of
 from trueloop.tasks.code import render_examples, render_tests
+from trueloop.tasks.jsonl import read_jsonl
 from trueloop.types import Message, Problem
 
 CodeRow = dict[str, Any]
-
-
-def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
 
 
 def _entry_point_of(code: str) -> str:
@@ -89,11 +85,11 @@ def humaneval_row(raw: dict[str, Any], n_visible: int = 3) -> CodeRow:
 
 
 def load_mbpp(path: str | Path, n_visible: int = 1) -> list[CodeRow]:
-    return [mbpp_row(r, n_visible) for r in read_jsonl(path)]
+    return [mbpp_row(r, n_visible) for _, r in read_jsonl(path)]
 
 
 def load_humaneval(path: str | Path, n_visible: int = 3) -> list[CodeRow]:
-    return [humaneval_row(r, n_visible) for r in read_jsonl(path)]
+    return [humaneval_row(r, n_visible) for _, r in read_jsonl(path)]
 
 
 def to_problems(rows: list[CodeRow], task: str) -> list[Problem]:
@@ -220,7 +216,7 @@ def load_stdio(path: str | Path, n_visible: int = 1) -> list[CodeRow]:
     """Stdin/stdout rows of a local JSONL file in any layout `stdio_row` reads; call-based
     APPS rows are left out."""
     rows = []
-    for raw in read_jsonl(path):
+    for _, raw in read_jsonl(path):
         io = raw.get("input_output")
         if isinstance(io, str) and '"fn_name"' in io:
             continue

@@ -22,34 +22,16 @@ permutation of the split's rows; a new permutation starts every len(rows) indice
 
 from __future__ import annotations
 
-import json
 import random
 import re
 from pathlib import Path
 from typing import Any, ClassVar
 
 from trueloop.tasks.base import ANSWER_FORMATS, Draw, Task, split_of
+from trueloop.tasks.jsonl import read_jsonl
 from trueloop.types import Message, Problem, Split
 
 _GSM8K_GOLD = re.compile(r"-?\d+(?:\.\d+)?")
-
-
-def read_jsonl(path: str | Path) -> list[tuple[int, dict[str, Any]]]:
-    """(line number, object) for every non-blank line; ValueError naming file:line otherwise."""
-    rows = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path}:{lineno}: invalid JSON ({e}).") from None
-            if not isinstance(obj, dict):
-                raise ValueError(f"{path}:{lineno}: expected a JSON object, got "
-                                 f"{type(obj).__name__}.")
-            rows.append((lineno, obj))
-    return rows
 
 
 def _text_field(obj: dict[str, Any], key: str, where: str) -> str:
