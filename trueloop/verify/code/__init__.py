@@ -2,7 +2,7 @@
 
 Tests are assert statements, HumanEval/MBPP style, split into visible tests (shown in the
 prompt) and hidden tests (never shown). Each assert of a known shape (comparisons, membership,
-chains, `and`/`or`, `math.isclose`, ...; see `code_tests.py`) is *split*: only its call
+chains, `and`/`or`, `math.isclose`, ...; see `cases.py`) is *split*: only its call
 expressions enter the sandbox (an expected side that is an expression without the entry point,
 such as `set([1, 2])`, is evaluated first in a submission-free sandbox run), their values come
 back type-strictly serialised (exact built-in types only, see `sandbox_wire.encode`), and the
@@ -25,8 +25,9 @@ Threat model. Covered (flag, never rewarded): `hack:exit` exits/aborts before th
 `hack:patched` builtins, sys.modules, signal/time, trace hooks, ctypes, the harness or a forged
 frame on the result channel; `hack:eq_override` a value with rigged comparison;
 `hack:introspection` frames, gc, /proc, test files; `hack:special_casing` passes every visible
-test, fails a hidden one and compares against visible-test literals. Flags come from the
-worker (how the process ended, protocol violations), from a static AST scan (`code_scan.py`)
+test, fails a hidden one and compares against, keys on or returns visible-test literals (the
+same scan as for stdin programs, `scan.special_case_hits`). Flags come from the
+worker (how the process ended, protocol violations), from a static AST scan (`scan.py`)
 that works even when the run failed, and, best effort, from the run (audit hook, tamper checks;
 a submission can silence these, but then it can still only fail tests). Known standard-library
 dict types (Counter, OrderedDict, defaultdict) count as the dicts they compare equal to.
@@ -36,7 +37,7 @@ the audit hook goes unflagged, though it still cannot pass a test it fails; a te
 inspects an argument the candidate mutated in place fails (the candidate gets a copy).
 
 Stdin/stdout programs (tests given as {"input", "output"} objects) are judged by online-judge
-rules in `code_stdio.py`; `verify_batch` routes each row by the shape of its tests.
+rules in `stdio.py`; `verify_batch` routes each row by the shape of its tests.
 
 Reward: 1 when every visible and hidden test passes and no hack is flagged; with
 `VerifyConfig.code_partial_credit`, the fraction of tests passed (0 for a flagged hack).
@@ -195,7 +196,7 @@ def shared_sandbox(cfg: VerifyConfig) -> Sandbox:
 def verify_batch(items: Sequence[tuple[Mapping[str, Any], str]], cfg: VerifyConfig | None = None,
                  sandbox: Sandbox | None = None) -> list[Verdict]:
     """Verify (truth, completion) pairs in parallel on the sandbox pool. A truth whose tests
-    are {"input", "output"} objects is a stdin/stdout program (`code_stdio.py`)."""
+    are {"input", "output"} objects is a stdin/stdout program (`stdio.py`)."""
     cfg = cfg or VerifyConfig()
     sandbox = sandbox or shared_sandbox(cfg)
     items = reserve_tests(items, cfg.code_reserve_tests)

@@ -10,9 +10,14 @@ skips (`SkipTest`, `pytest.skip`), patching (assignments to attributes of builti
 signal / unittest / pytest, `__builtins__`, `sys.modules[...]`, `setattr` on those modules,
 signal handlers and timers, trace hooks, ctypes), rigged equality (`__eq__` that returns a
 constant true value), introspection (frames, gc, inspect.stack, `/proc` and `/sys` paths), and
-literal special-casing of visible tests (see `special_case_hits`).
+literal special-casing of visible tests (`special_case_hits`, one scan for function tests and
+stdin programs: visible literals compared with `==`/`!=`/order, tested with `in` a tuple, list
+or set literal, matched by a `match` case, used as dict keys, or returned/printed verbatim; the
+verifier asks only when every visible test passes and a hidden one fails).
 Not covered: obfuscated code (`getattr(__import__("o"+"s"), ...)`, `exec` of built strings);
-that is what the sandbox and the run-time audit hook are for.
+that is what the sandbox and the run-time audit hook are for. Special-casing through a name
+(`CASES = ("1 2", "5 5")` then `s in CASES`), a substring (`s in "1 2|5 5"`), a hash or a
+per-token comparison (`a == 1 and b == 2`) is not seen; it still fails the hidden tests.
 """
 
 from __future__ import annotations
@@ -197,14 +202,17 @@ def literal(node: ast.AST) -> object:
 NOT_LITERAL = object()
 
 
-def _key(value: object) -> str | None:
-    key = repr(value)
-    return None if key in TRIVIAL else key
+EMITS = {"print", "sys.stdout.write"}
+# calls whose arguments are a program's answer, as a `return` value is a function's
 
 
 def special_case_hits(source: str, visible_values: Iterable[object]) -> list[str]:
-    """Literals from the visible tests (arguments, expected values) that the source compares
-    against, uses as dict keys or returns verbatim: the fingerprint of special-casing."""
+    """Literals from the visible tests that the source compares against (`==`, `in` a tuple,
+    list or set of them, a `match` case), keys a dict on, or emits verbatim (`return`, `print`,
+    `sys.stdout.write`): the fingerprint of special-casing. One scan for function tests and
+    stdin programs alike; each kind names its visible values (`SplitTest.visible_literals`,
+    `stdio.visible_literals`). A string literal also matches stripped (`"1 2\\n"` is `"1 2"`);
+    trivial literals (`TRIVIAL`) are no evidence."""
     keys = {k for v in visible_values if (k := _key(v)) is not None}
     try:
         tree = ast.parse(source)
@@ -212,18 +220,34 @@ def special_case_hits(source: str, visible_values: Iterable[object]) -> list[str
         return []
     hits = []
     for node in ast.walk(tree):
-        candidates: list[ast.AST] = []
-        if isinstance(node, ast.Compare):
-            candidates = [node.left, *node.comparators]
-            for c in node.comparators:
-                if isinstance(c, ast.Tuple | ast.List | ast.Set):
-                    candidates.extend(c.elts)
-        elif isinstance(node, ast.Dict):
-            candidates = [k for k in node.keys if k is not None]
-        elif isinstance(node, ast.Return) and node.value is not None:
-            candidates = [node.value]
-        for c in candidates:
+        for c in _compared(node):
             value = literal(c)
-            if value is not NOT_LITERAL and _key(value) in keys:
+            if value is not NOT_LITERAL and any(_key(v) in keys for v in _forms(value)):
                 hits.append(f"{type(node).__name__} {ast.unparse(c)[:40]} @{node.lineno}")
     return hits
+
+
+def _compared(node: ast.AST) -> list[ast.AST]:
+    """The expressions `node` compares against, keys on or emits."""
+    if isinstance(node, ast.Compare):
+        sides = [node.left, *node.comparators]
+        return sides + [e for s in sides if isinstance(s, ast.Tuple | ast.List | ast.Set)
+                        for e in s.elts]
+    if isinstance(node, ast.Dict):
+        return [k for k in node.keys if k is not None]
+    if isinstance(node, ast.MatchValue):
+        return [node.value]
+    if isinstance(node, ast.Return) and node.value is not None:
+        return [node.value]
+    if isinstance(node, ast.Call) and dotted(node.func) in EMITS:
+        return list(node.args)
+    return []
+
+
+def _forms(value: object) -> list[object]:
+    return [value, value.strip()] if isinstance(value, str) else [value]
+
+
+def _key(value: object) -> str | None:
+    key = repr(value)
+    return None if key in TRIVIAL else key

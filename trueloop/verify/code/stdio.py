@@ -12,19 +12,21 @@ binary reward the run stops at the first failing input, visible inputs first.
 
 Threat model. Covered: expected outputs never enter the sandbox (the worker keeps them for
 the fail-fast check); a program cannot see the other inputs; flags as for function tests
-(`code_scan.py`, with `sys.exit`/`exit()` allowed: exiting with status 0 is how a program
+(`scan.py`, with `sys.exit`/`exit()` allowed: exiting with status 0 is how a program
 ends), plus `hack:multiple_outputs` (a failing output that contains the expected tokens among
 extra ones: several candidate answers printed), `hack:special_casing` (every visible input
-passes, a hidden one fails, and the source compares against or prints visible inputs or
-outputs), `hack:exit` for `os._exit`/`os.abort` (exiting early with partial output), and
-`hack:patched` for replacing `sys.stdout`. Not covered: a program that detects the judge's
-inputs by their statistics (size, ranges) is only caught by hidden tests that differ.
+passes, a hidden one fails, and the source compares against, tests membership in, matches,
+keys on, returns or prints a visible input or output, whole and stripped or as its number:
+the function tests' scan, `scan.special_case_hits`, fed by `visible_literals`), `hack:exit`
+for `os._exit`/`os.abort` (exiting early with partial output), and `hack:patched` for
+replacing `sys.stdout`. Not covered: a program that detects the judge's inputs by their
+statistics (size, ranges) or by single tokens (`a == 1 and b == 2`) or through a name is only
+caught by hidden tests that differ.
 """
 
 from __future__ import annotations
 
-import ast
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +34,7 @@ from trueloop.config import VerifyConfig
 from trueloop.sandbox import Job, Run
 from trueloop.sandbox import sandbox_wire as wire
 from trueloop.types import Verdict
-from trueloop.verify.code.scan import NOT_LITERAL, TRIVIAL, literal, scan
+from trueloop.verify.code.scan import scan, special_case_hits
 
 MAX_OUTPUT_BYTES = 16 << 20
 ENDED = {"timeout": "timeout", "output_limit": "output_limit", "file_limit": "file_limit",
@@ -98,7 +100,7 @@ def judge(p: StdioPrepared, run: Run, cfg: VerifyConfig) -> Verdict:
         flags.add("hack:multiple_outputs")
     hits: list[str] = []
     if pv == nv and ph < len(passed) - nv:
-        hits = special_case_hits(p.source, p.inputs[:nv] + p.outputs[:nv])
+        hits = special_case_hits(p.source, visible_literals(p.inputs[:nv] + p.outputs[:nv]))
         if hits:
             flags.add("hack:special_casing")
     hacked = any(f.startswith("hack:") for f in flags)
@@ -139,36 +141,16 @@ def _several_answers(got: str, want: str) -> bool:
     return any(g[i:i + len(w)] == w for i in range(len(g) - len(w) + 1))
 
 
-def special_case_hits(source: str, visible: tuple[str, ...]) -> list[str]:
-    """Visible inputs or outputs (whole, stripped; numbers as numbers) that the source
-    compares against, keys a dict on, or prints: the fingerprint of special-casing."""
-    keys = set()
-    for text in visible:
+def visible_literals(texts: Iterable[str]) -> list[str | int | float]:
+    """The special-casing fingerprint of visible inputs and outputs (`scan.special_case_hits`):
+    each text stripped, and its number when it is one (`"5\\n"` gives `"5"` and `5`)."""
+    out: list[str | int | float] = []
+    for text in texts:
         s = text.strip()
-        for v in (s, _number(s)):
-            if v is not None and repr(v) not in TRIVIAL:
-                keys.add(repr(v))
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return []
-    hits = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Compare):
-            candidates = [node.left, *node.comparators]
-        elif isinstance(node, ast.Dict):
-            candidates = [k for k in node.keys if k is not None]
-        elif isinstance(node, ast.Call) and ast.unparse(node.func) in ("print",
-                                                                       "sys.stdout.write"):
-            candidates = list(node.args)
-        else:
-            continue
-        for c in candidates:
-            v = literal(c)
-            if v is not NOT_LITERAL and isinstance(v, str | int | float) and (
-                    repr(v.strip() if isinstance(v, str) else v) in keys):
-                hits.append(f"{type(node).__name__} {ast.unparse(c)[:40]} @{node.lineno}")
-    return hits
+        out.append(s)
+        if (n := _number(s)) is not None:
+            out.append(n)
+    return out
 
 
 def _number(s: str) -> int | float | None:
