@@ -58,14 +58,14 @@ def strict_settings(verify: VerifyConfig) -> VerifyConfig:
 def strict_shadow(task: Task, problems: list[Problem], completions: list[str],
                   verify: VerifyConfig) -> list[Verdict]:
     """The task's verifier under `strict_settings`."""
-    return task.verify_batch(problems, completions, strict_settings(verify))
+    return task.verifier(strict_settings(verify))(problems, completions)
 
 
 def same_shadow(task: Task, problems: list[Problem], completions: list[str],
                 verify: VerifyConfig) -> list[Verdict]:
     """The training verifier itself: a shadow that can never disagree (the ablation that shows
     the alarm needs a stricter judge)."""
-    return task.verify_batch(problems, completions, verify)
+    return task.verifier(verify)(problems, completions)
 
 
 SHADOWS: dict[str, Shadow] = {"strict": strict_shadow, "same": same_shadow}

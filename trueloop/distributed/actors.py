@@ -18,7 +18,6 @@ from trueloop.policy import Policy
 from trueloop.rollout import Played
 from trueloop.tasks import task_from_config
 from trueloop.types import Problem, Verdict
-from trueloop.verify import verify_completions
 
 
 def trainable_state(policy: Policy) -> dict[str, torch.Tensor]:
@@ -51,4 +50,4 @@ class VerifyWorker:
 
     def verify(self, problems: list[Problem], completions: list[str],
                cfg: VerifyConfig) -> list[Verdict]:
-        return verify_completions(self.task, problems, completions, cfg)
+        return self.task.verifier(cfg)(problems, completions)

@@ -24,13 +24,10 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from trueloop.types import Message, Problem, Verdict
-
-if TYPE_CHECKING:
-    from trueloop.config import VerifyConfig
-    from trueloop.tasks.base import Task
+from trueloop.verify import Verifier
 
 Observation = str | tuple[Message, ...]
 # what an environment shows the policy: plain text or chat messages (the first observation)
@@ -79,11 +76,11 @@ class Env(ABC):
 
 
 class SingleTurnEnv(Env):
-    """Today's single-turn task as an environment: one action, then done; `verify()` is the task's
-    verifier on that action under the run's `[verify]` settings."""
+    """A single-turn task as an environment: one action, then done; `verify()` is the task's
+    verifier (bound to the run's `[verify]` settings) on that action."""
 
-    def __init__(self, task: Task, problem: Problem, verify: VerifyConfig | None = None) -> None:
-        self.task, self.problem, self.cfg = task, problem, verify
+    def __init__(self, problem: Problem, verifier: Verifier) -> None:
+        self.problem, self.verifier = problem, verifier
         self.action: str | None = None
 
     def reset(self, problem: Problem, *, seed: int) -> Observation:
@@ -102,17 +99,14 @@ class SingleTurnEnv(Env):
 
     @classmethod
     def verify_many(cls, envs: list[Env]) -> list[Verdict]:
-        """One batched call per task (a code task verifies its batch on the sandbox pool)."""
-        from trueloop.verify import verify_completions
-
+        """One batched call per verifier (a code task verifies its batch on the sandbox pool)."""
         out: list[Verdict | None] = [None] * len(envs)
-        by_task: dict[int, list[int]] = {}
+        by_verifier: dict[Verifier, list[int]] = {}
         for i, e in enumerate(envs):
-            by_task.setdefault(id(e.task), []).append(i)
-        for rows in by_task.values():
-            first = envs[rows[0]]
-            verdicts = verify_completions(first.task, [envs[i].problem for i in rows],
-                                          [envs[i].action or "" for i in rows], first.cfg)
+            by_verifier.setdefault(e.verifier, []).append(i)
+        for verifier, rows in by_verifier.items():
+            verdicts = verifier([envs[i].problem for i in rows],
+                                [envs[i].action or "" for i in rows])
             for i, v in zip(rows, verdicts, strict=True):
                 out[i] = v
         return out  # type: ignore[return-value]

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from trueloop.types import Message, Problem, Split, Verdict
+from trueloop.verify import Verifier
 
 if TYPE_CHECKING:
     from trueloop.config import VerifyConfig
@@ -95,15 +96,19 @@ class Task(ABC):
                      cfg: VerifyConfig | None = None) -> list[Verdict]:
         """Verify many completions; tasks with expensive checks (code) override this to run in
         parallel. `problems[i]` is the problem of `completions[i]`. Training and evaluation call
-        this through `trueloop.verify.verify_completions`, the one seam that passes `[verify]`."""
+        it through `verifier(cfg.verify)`."""
         return [self.verify(p, c, cfg) for p, c in zip(problems, completions, strict=True)]
+
+    def verifier(self, settings: VerifyConfig | None = None) -> Verifier:
+        """This task's batch check bound to the run's `[verify]` settings."""
+        return Verifier(self.verify_batch, settings)
 
     def make_env(self, problem: Problem, *, verify: VerifyConfig | None = None) -> Env:
         """The environment of one episode of `problem`. Default: one action, then done, judged by
-        `verify_batch` under `verify` (single-turn); multi-turn tasks return their own `Env`."""
-        from trueloop.envs.base import SingleTurnEnv
+        `verifier(verify)` (single-turn); multi-turn tasks return their own `Env`."""
+        from trueloop.envs.base import SingleTurnEnv  # lazy: envs.base imports this module
 
-        return SingleTurnEnv(self, problem, verify)
+        return SingleTurnEnv(problem, self.verifier(verify))
 
     def stop_strings(self) -> tuple[str, ...]:
         """Strings that end an action, besides EOS and `rollout.stop` (a tool env's closing
