@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 
+from trueloop.config import VerifyConfig
 from trueloop.envs.base import Observation, StepResult
 from trueloop.envs.tool_env import ToolEnv
 from trueloop.types import Problem, Verdict
@@ -24,8 +25,8 @@ class HorizonEnv(ToolEnv):
 
     call_format: str = "tag"
 
-    def __init__(self, problem: Problem) -> None:
-        super().__init__(problem)
+    def __init__(self, problem: Problem, verify: VerifyConfig | None = None) -> None:
+        super().__init__(problem, verify)
         self.actions: list[str] = []
 
     def reset(self, problem: Problem, *, seed: int) -> Observation:

@@ -10,6 +10,7 @@ observation text.
 
 from __future__ import annotations
 
+from trueloop.config import VerifyConfig
 from trueloop.envs.base import Env, Observation, StepResult
 from trueloop.envs.tools import (
     BUILTIN_TOOLS,
@@ -19,6 +20,7 @@ from trueloop.envs.tools import (
     call_tools,
     describe_tools,
     format_results,
+    with_settings,
 )
 from trueloop.types import Message, Problem
 
@@ -29,8 +31,9 @@ class ToolEnv(Env):
     call_format: str = "hermes"
     # "hermes" (JSON, native for Qwen-style templates) or "tag" (<name>arg</name>), see tools.py
 
-    def __init__(self, problem: Problem) -> None:
+    def __init__(self, problem: Problem, verify: VerifyConfig | None = None) -> None:
         self.problem = problem
+        self.tools = with_settings(self.tools, verify)  # the run's sandbox limits for `python`
         self.final: str | None = None
         self.calls: list[tuple[ToolCall, ToolResult]] = []
 

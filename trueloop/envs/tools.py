@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+from trueloop.config import VerifyConfig
+
 CALL = re.compile(r"<tool_call>(.*?)(?:</tool_call>|\Z)", re.S)
 TOOL_TIMEOUT_S = 5.0
 # wall clock a tool call may take before its observation says it timed out
@@ -208,18 +210,32 @@ def _calc(node: ast.AST, depth: int) -> Fraction:
     return value
 
 
-def python(code: str) -> str:
-    """Run a Python program in the sandbox (standard library only); returns what it printed."""
-    from trueloop.config import VerifyConfig
-    from trueloop.sandbox import Job
-    from trueloop.verify.code import shared_sandbox
+def python_tool(settings: VerifyConfig | None = None) -> Tool:
+    """The `python` tool, run on the sandbox pool of `settings` (the run's `[verify]`:
+    `timeout_s` per program, `workers`); `VerifyConfig()` defaults when None."""
 
-    run = shared_sandbox(VerifyConfig()).run(Job(source=str(code)))
-    text = run.output.strip()
-    if run.ended not in ("done", "exited"):
-        return f"{text}\n[{run.ended}]".strip()
-    return text if text else "(no output)"
+    def python(code: str) -> str:
+        """Run a Python program in the sandbox (standard library only); returns what it printed."""
+        # lazy: the sandbox and the code verifier load only when a policy runs a program
+        from trueloop.sandbox import Job
+        from trueloop.verify.code import shared_sandbox
+
+        run = shared_sandbox(settings or VerifyConfig()).run(Job(source=str(code)))
+        text = run.output.strip()
+        if run.ended not in ("done", "exited"):
+            return f"{text}\n[{run.ended}]".strip()
+        return text if text else "(no output)"
+
+    return Tool.from_function(python, timeout_s=15.0)
+
+
+def with_settings(tools: dict[str, Tool], settings: VerifyConfig | None) -> dict[str, Tool]:
+    """`tools` with the built-in `python` tool bound to the run's `[verify]` settings (any
+    other tool, a user's own `python` included, is kept as given)."""
+    if settings is None or tools.get("python") is not BUILTIN_TOOLS["python"]:
+        return tools
+    return {**tools, "python": python_tool(settings)}
 
 
 BUILTIN_TOOLS: dict[str, Tool] = {t.name: t for t in (
-    Tool.from_function(calculator), Tool.from_function(python, timeout_s=15.0))}
+    Tool.from_function(calculator), python_tool())}

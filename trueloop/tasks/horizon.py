@@ -35,7 +35,7 @@ class HorizonTask(Task):
         return self.horizon or DEFAULT_HORIZON
 
     def make_env(self, problem: Problem, *, verify: VerifyConfig | None = None) -> HorizonEnv:
-        return self.env_class(problem)
+        return self.env_class(problem, verify)
 
     def replay_env(self, problem: Problem) -> HorizonEnv:
         """The env `verify` replays a transcript in (one with no run-level side effects)."""

@@ -26,6 +26,7 @@ import random
 import string
 from typing import ClassVar
 
+from trueloop.config import VerifyConfig
 from trueloop.envs.horizon import HorizonEnv
 from trueloop.envs.tools import Tool
 from trueloop.tasks.base import Draw
@@ -34,8 +35,8 @@ from trueloop.types import Problem, Verdict
 
 
 class LookupEnv(HorizonEnv):
-    def __init__(self, problem: Problem) -> None:
-        super().__init__(problem)
+    def __init__(self, problem: Problem, verify: VerifyConfig | None = None) -> None:
+        super().__init__(problem, verify)
         self.tools = {"get": Tool.from_function(self.get, name="get")}
 
     def get(self, key: str) -> str:
