@@ -1,7 +1,13 @@
 """The training loop: sample -> verify -> reward -> advantages -> update -> audit -> log.
 
-`train()` below is the whole algorithm on one screen; everything it calls is a noun elsewhere
-(`collect` samples+verifies+scores, `compute_advantages`, `optimize`, `audit_step`, checkpoints).
+`train()` below is the whole algorithm on one screen, one line per stage; everything it calls is
+a noun elsewhere: `collect` (sample, verify and score G episodes per problem, resampling
+uninformative groups under dynamic sampling), `compute_advantages`, `update` (the optimizer
+step), the curriculum (`observe` may move the level), the run monitor (canaries in the train
+stream, their advantages zeroed when untrained, the shadow verifier and its alarm) and the
+compute meter. The policy comes in ready: the prior, when a run starts from one, is trained by
+`trueloop.pipelines.train` before RL, never here.
+
 A run killed at any point and restarted with `resume=True` logs exactly the metrics (timings aside)
 of an uninterrupted run: the checkpoint holds model, optimizer, scheduler, every RNG, the data
 position (per level under a `[curriculum]`, with its state) and the compute totals, and
@@ -40,7 +46,7 @@ from trueloop.update.checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
-from trueloop.update.collect import collect
+from trueloop.update.collect import Collected, collect
 from trueloop.update.compute import ComputeMeter
 from trueloop.update.curriculum import Curriculum
 from trueloop.update.schedule import make_scheduler
@@ -73,29 +79,19 @@ def train(cfg: RunConfig, out: str | Path, *, resume: bool = False,
             level, start = s.curriculum.draw()                                  # the task level
             backend.sync(s.policy, step)                                        # weights out
             level = monitor.canaries(level)                                     # tripwires in
-            c = collect(level, s.policy, cfg, start, s.generator, backend)      # sample + verify
-            adv = compute_advantages(cfg.update.advantage, c.rewards)           # (B, G)
+            c = collect(level, s.policy, cfg, start, s.generator, backend)      # sample, verify,
+            adv = compute_advantages(cfg.update.advantage, c.rewards)           # score; (B, G)
             adv = monitor.untrained(c.problems, adv)                            # canaries: watch
             t1 = time.perf_counter()
-            s.policy.model.train()
-            upd = optimize(s.policy, s.optimizer, c.batch, adv.flatten(), cfg.update,
-                           temperature=cfg.rollout.temperature,
-                           max_new_tokens=cfg.rollout.max_new_tokens, ref_model=s.ref_model)
-            s.scheduler.step()
+            upd = update(s, c, adv, cfg)                                        # optimizer step
             level.end_step()                                                    # run-level state
-            s.policy.model.eval()
             t2 = time.perf_counter()
-            metrics = {
-                **step_metrics(c, adv), **upd, **verdict_metrics(c.verdicts),
-                **audit_step(c.problems, c.batch, c.verdicts), **c.components, **c.seconds,
-                **backend.metrics(),
-                "update/lr": s.scheduler.get_last_lr()[0], "time/update": t2 - t1,
-                "time/step": t2 - t0,
-                "perf/tokens_per_s": float(c.batch.action_counts().sum()) / (t2 - t0),
-                **s.compute.step(c.batch, cfg, {**c.seconds, "time/update": t2 - t1}),
-                **s.curriculum.observe(c),                                      # may move level
-                **monitor.step(step, level, c),                                 # shadow + alarm
-            }
+            seconds = {**c.seconds, "time/update": t2 - t1, "time/step": t2 - t0}
+            moved = s.curriculum.observe(c)                                     # may move level
+            watched = monitor.step(step, level, c)                              # shadow + alarm
+            spent = s.compute.step(c.batch, cfg, seconds)                       # tokens, FLOPs
+            metrics = {**step_metrics(c, adv, seconds), **upd, **backend.metrics(), **spent,
+                       "update/lr": s.scheduler.get_last_lr()[0], **moved, **watched}
             if cfg.log.eval_every and (step + 1) % cfg.log.eval_every == 0:
                 metrics.update(heldout_metrics(s.policy, task, cfg))
             s.step = step + 1
@@ -113,6 +109,17 @@ def train(cfg: RunConfig, out: str | Path, *, resume: bool = False,
     return s.policy
 
 
+def update(s: TrainState, c: Collected, adv: torch.Tensor, cfg: RunConfig) -> dict[str, float]:
+    """One optimizer step (minibatches over the batch), then the LR schedule; `update/*`."""
+    s.policy.model.train()
+    upd = optimize(s.policy, s.optimizer, c.batch, adv.flatten(), cfg.update,
+                   temperature=cfg.rollout.temperature,
+                   max_new_tokens=cfg.rollout.max_new_tokens, ref_model=s.ref_model)
+    s.scheduler.step()
+    s.policy.model.eval()
+    return upd
+
+
 def heldout_metrics(policy: Policy, task, cfg: RunConfig) -> dict[str, float]:
     """Quick held-out pass@1 during training (a quarter of the eval problems, same seeds each
     time, so the curve is a paired comparison across steps)."""
@@ -123,14 +130,15 @@ def heldout_metrics(policy: Policy, task, cfg: RunConfig) -> dict[str, float]:
             "eval/pass@1_high": r.pass1_ci[1]}
 
 
-def keep_episodes(out: Path, step: int, c) -> None:
+def keep_episodes(out: Path, step: int, c: Collected) -> None:
     g = len(c.batch) // len(c.problems)
     rewards = c.rewards.flatten().tolist()
     save_episodes(out, step, [episode_json(step, c.problems[i // g], ep, rewards[i])
                               for i, ep in enumerate(c.batch.episodes)])
 
 
-def step_metrics(c, adv: torch.Tensor) -> dict[str, float]:
+def step_metrics(c: Collected, adv: torch.Tensor, seconds: dict[str, float]) -> dict[str, float]:
+    """What the step's batch says: rewards, rollouts, verdicts, per-batch audit, timings."""
     r = c.rewards  # (B, G)
     lengths = c.batch.action_counts().float()  # (N,) sampled tokens per episode
     return {
@@ -143,6 +151,9 @@ def step_metrics(c, adv: torch.Tensor) -> dict[str, float]:
         "rollout/truncated_frac": sum(f == "length" for f in c.batch.finish_reasons) / len(lengths),
         "rollout/rounds": c.rounds,
         **episode_metrics(c.batch.episodes),
+        **verdict_metrics(c.verdicts), **audit_step(c.problems, c.batch, c.verdicts),
+        **c.components, **seconds,
+        "perf/tokens_per_s": float(lengths.sum()) / seconds["time/step"],
     }
 
 
