@@ -29,6 +29,7 @@ from trueloop.cache import cache_dir
 from trueloop.config import PolicyConfig, PriorConfig
 from trueloop.policy import Policy, load_policy
 from trueloop.progress import progress_bar
+from trueloop.rollout.trace import trace_ids
 from trueloop.tasks import make_cell
 from trueloop.tasks.base import Task
 from trueloop.types import Problem
@@ -84,8 +85,6 @@ def encode_problem(policy: Policy, task: Task, problem: Problem,
     env = task.make_env(problem)
     if not hasattr(env, "oracle_actions"):
         return encode(policy, problem.prompt, teach(task, problem, noise))
-    from trueloop.rollout.trace import trace_ids
-
     actions = list(env.oracle_actions(problem))
     actions[-1] = teach_text(task, problem, actions[-1], noise)
     return trace_ids(policy, env, actions, tuple(task.stop_strings()))

@@ -22,6 +22,7 @@ from typing import Any
 
 from trueloop.report.plots import caption
 from trueloop.report.run import PHASES, RunData, compute_summary, finite, wall_seconds
+from trueloop.rollout.record import episode_steps, read_episodes
 
 MAX_SAMPLE_CHARS = 1500
 # characters of a prompt / completion shown; the rest is elided with a count
@@ -166,8 +167,6 @@ def samples_html(run: RunData) -> str:
 
 def episodes_html(run: RunData) -> str:
     """A few episodes of the last kept training step: actions and observations told apart."""
-    from trueloop.rollout.record import episode_steps, read_episodes
-
     steps = episode_steps(run.path)
     if not steps:
         return ""

@@ -21,12 +21,12 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from trueloop.envs.base import Env, SingleTurnEnv
 from trueloop.types import Message, Problem, Split, Verdict
 from trueloop.verify import Verifier
 
 if TYPE_CHECKING:
     from trueloop.config import VerifyConfig
-    from trueloop.envs.base import Env
 
 TEST_BUCKETS = 8
 # one problem content in TEST_BUCKETS goes to the test split
@@ -88,7 +88,7 @@ class Task(ABC):
                cfg: VerifyConfig | None = None) -> Verdict:
         """Default: strict math comparison of the completion's final answer with the gold, under
         the run's `[verify]` settings (`VerifyConfig()` defaults when None)."""
-        from trueloop.verify.math import verify_math
+        from trueloop.verify.math import verify_math  # lazy: 0.2 s of import, math tasks only
 
         return verify_math(problem.answer, completion, cfg)
 
@@ -106,8 +106,6 @@ class Task(ABC):
     def make_env(self, problem: Problem, *, verify: VerifyConfig | None = None) -> Env:
         """The environment of one episode of `problem`. Default: one action, then done, judged by
         `verifier(verify)` (single-turn); multi-turn tasks return their own `Env`."""
-        from trueloop.envs.base import SingleTurnEnv  # lazy: envs.base imports this module
-
         return SingleTurnEnv(problem, self.verifier(verify))
 
     def stop_strings(self) -> tuple[str, ...]:

@@ -80,14 +80,14 @@ class CodeTask(Task):
 
     def verify(self, problem: Problem, completion: str,
                cfg: VerifyConfig | None = None) -> Verdict:
-        from trueloop.verify.code import verify_code
+        from trueloop.verify.code import verify_code  # lazy: the sandbox, code tasks only
 
         return verify_code(problem.truth, completion, cfg)
 
     def verify_batch(self, problems: list[Problem], completions: list[str],
                      cfg: VerifyConfig | None = None) -> list[Verdict]:
         """All submissions at once, in parallel on the sandbox pool (one warm worker per core)."""
-        from trueloop.verify.code import verify_batch
+        from trueloop.verify.code import verify_batch  # lazy: the sandbox, code tasks only
 
         pairs = [(p.truth, c) for p, c in zip(problems, completions, strict=True)]
         return verify_batch(pairs, cfg)

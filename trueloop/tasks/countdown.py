@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, ClassVar
 from trueloop.tasks.arithmetic import Node, random_tree, render
 from trueloop.tasks.base import Draw, Task
 from trueloop.types import Problem, Verdict
+from trueloop.verify.extract import extract_answer
 
 if TYPE_CHECKING:
     from trueloop.config import VerifyConfig
@@ -153,8 +154,6 @@ class Countdown(Task):
 
     def verify(self, problem: Problem, completion: str,
                cfg: VerifyConfig | None = None) -> Verdict:
-        from trueloop.verify.extract import extract_answer
-
         ext = extract_answer(completion)  # an expression answer: no last-number fallback
         flags = frozenset(ext.flags)
         if ext.answer is None:

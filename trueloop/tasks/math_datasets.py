@@ -30,6 +30,7 @@ from typing import Any, ClassVar
 from trueloop.tasks.base import ANSWER_FORMATS, Draw, Task, split_of
 from trueloop.tasks.jsonl import read_jsonl
 from trueloop.types import Message, Problem, Split
+from trueloop.verify.extract import extract_answer
 
 _GSM8K_GOLD = re.compile(r"-?\d+(?:\.\d+)?")
 
@@ -60,8 +61,6 @@ def gsm8k_rows(path: str | Path) -> list[Draw]:
 
 def math_rows(path: str | Path) -> list[Draw]:
     """MATH rows as Draws: gold from `answer`, else the single final boxed answer of `solution`."""
-    from trueloop.verify.extract import extract_answer
-
     out = []
     for lineno, obj in read_jsonl(path):
         where = f"{path}:{lineno}"

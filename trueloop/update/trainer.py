@@ -28,6 +28,7 @@ from trueloop.audit import audit_step
 from trueloop.audit.monitors import RunMonitor
 from trueloop.config import RunConfig, to_dict
 from trueloop.distributed import make_backend
+from trueloop.eval.evaluate import evaluate_run
 from trueloop.policy import Policy, load_policy
 from trueloop.progress import progress_bar
 from trueloop.rollout.metrics import episode_metrics
@@ -123,8 +124,6 @@ def update(s: TrainState, c: Collected, adv: torch.Tensor, cfg: RunConfig) -> di
 def heldout_metrics(policy: Policy, task, cfg: RunConfig) -> dict[str, float]:
     """Quick held-out pass@1 during training (a quarter of the eval problems, same seeds each
     time, so the curve is a paired comparison across steps)."""
-    from trueloop.eval.evaluate import evaluate_run
-
     r = evaluate_run(policy, task, cfg, n_problems=max(1, cfg.eval.n_problems // 4))
     return {"eval/pass@1": r.pass1, "eval/pass@1_low": r.pass1_ci[0],
             "eval/pass@1_high": r.pass1_ci[1]}
