@@ -3,14 +3,20 @@
 Loaded from a TOML file (tables named after the stages: `[task]`, `[policy]`, `[rollout]`, ...),
 then overridden from the command line with dotted keys (`--update.lr 3e-4`). `validate()` runs
 before step 0 and raises `ValueError` with a sentence saying what must hold and how to fix it.
-Each field is documented on the line under it. The generic TOML -> dataclass machinery (types,
-unknown keys, dotted overrides) is `trueloop.config_parse`.
+Every run writes its resolved config to `RUN/config.json`; `load_run_config(RUN, overrides)` reads
+it back with the same overrides, for the commands that read a run (eval, rescore, audit).
+Each field is documented on the comment line(s) under it; those comments are also each field's
+`--help` text (`config_parse.fields_help`), and a test fails on a field without one. The generic
+TOML -> dataclass machinery (types, unknown keys, dotted overrides, help) is
+`trueloop.config_parse`. Over 400 lines because it is the reference of every setting: about 110
+fields, each with its doc comment, and the checks that span fields.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import json
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,9 +78,14 @@ class PriorConfig:
     steps: int = 1500
     # optimizer steps
     batch_size: int = 64
+    # worked solutions per optimizer step
     lr: float = 3e-3
+    # AdamW peak learning rate (betas 0.9 / 0.95, weight decay 0.01, gradients clipped to norm 1)
     warmup_steps: int = 50
+    # linear warm-up over these steps (at least 1), times a linear decay 1 - step / steps that
+    # stops at 0.1
     seed: int = 0
+    # seeds the prior's initial weights, its stream of problems and torch (not the RL seed)
     threads: int = 1
     # torch threads while pretraining (0 = torch's default). Float reductions depend on the thread
     # count and a tiny model's prior "clicks" chaotically, so a fixed count makes the prior the
@@ -91,7 +102,11 @@ class RolloutConfig:
     # tokens per action (a single-turn completion is one action); an action hitting it ends the
     # episode with stop reason "turn_length" (finish reason "length")
     temperature: float = 1.0
+    # sampling temperature of training rollouts; the update's log-probs are taken at the same one
+    # (held-out evaluation uses eval.temperature)
     top_p: float = 1.0
+    # nucleus sampling (arXiv 1904.09751): the smallest set of tokens whose mass reaches top_p;
+    # 1 disables (log-probs are recorded from the distribution before truncation)
     top_k: int = 0
     # 0 disables top-k
     stop: tuple[str, ...] = ()
@@ -151,21 +166,31 @@ class UpdateConfig:
     loss_agg: Literal["token", "sequence", "constant"] = "token"
     # token-level (DAPO), sequence-level (GRPO), or constant max_new_tokens normaliser (Dr. GRPO)
     lr: float = 1e-4
+    # AdamW learning rate after warm-up (the schedule multiplies it; trueloop.update.schedule)
     warmup_steps: int = 0
+    # linear warm-up from lr / warmup_steps to lr over this many optimizer steps; 0 = none
     lr_decay: Literal["constant", "cosine", "linear"] = "constant"
+    # after warm-up: keep lr, or decay it towards 0 at `steps` (trueloop.update.schedule.DECAYS)
     weight_decay: float = 0.0
+    # AdamW decoupled weight decay
     betas: tuple[float, float] = (0.9, 0.99)
+    # AdamW (beta1, beta2)
     max_grad_norm: float = 1.0
+    # gradients are clipped to this total L2 norm before every optimizer step (update/grad_norm
+    # logs the norm before clipping)
     epochs: int = 1
     # optimisation passes over each rollout batch (ratios against the sampling logprobs)
     minibatches: int = 1
     # optimizer steps per epoch
     eps_low: float = 0.2
+    # lower clip range: the ratio is clipped below at 1 - eps_low (see eps_high)
     eps_high: float = 0.28
     # clip-higher (DAPO): ratio clipped to [1 - eps_low, 1 + eps_high]
     kl_coef: float = 0.0
     # weight of the k3 KL estimate to a frozen reference policy; 0 = no reference model
     entropy_coef: float = 0.0
+    # weight of an entropy bonus: the policy's next-token entropy, averaged over the loss tokens,
+    # is subtracted from the loss; 0 = none (update/entropy is logged either way)
     dynamic_sampling: bool = False
     # drop zero-variance groups and sample more until the batch is full (DAPO)
     max_resample_rounds: int = 3
@@ -208,6 +233,7 @@ class LogConfig:
     eval_every: int = 0
     # steps between held-out evaluations during training; 0 = off
     tensorboard: bool = False
+    # also write every metric to RUN/tensorboard/ (needs the tensorboard package)
     progress: bool = True
     # live progress bar on stderr
     save_episodes: bool = True
@@ -316,12 +342,43 @@ class RunConfig:
 def load_config(
     path: str | Path | None = None, overrides: list[str] | dict | None = None
 ) -> RunConfig:
+    """A TOML file's config (defaults without one) with `--section.key VALUE` overrides."""
     data: dict[str, Any] = {}
     if path is not None:
         try:
             data = tomllib.loads(Path(path).read_text())
         except tomllib.TOMLDecodeError as e:
             raise ValueError(f"config file {path} is not valid TOML: {e}.") from None
+    return resolve(data, overrides)
+
+
+def load_run_config(run: str | Path, overrides: list[str] | dict | None = None) -> RunConfig:
+    """The config a run trained with (`RUN/config.json`, which every run writes) with
+    `--section.key VALUE` overrides: what `trueloop eval RUN`, `rescore` and `audit` start from."""
+    run = Path(run)
+    path = run / "config.json"
+    if not run.is_dir():
+        raise ValueError(f"run folder {run} does not exist.")
+    if not path.is_file():
+        raise ValueError(f"{path} is missing: {run} is not a trueloop run folder (training "
+                         f"writes config.json there).")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path} is unreadable ({type(e).__name__}); the run's config is "
+                         f"needed to read the run.") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} must hold a JSON object (the run's resolved config); got a "
+                         f"{type(data).__name__}.")
+    try:
+        build(RunConfig, data, "")  # the run's own file, before any override is blamed
+    except ValueError as e:
+        raise ValueError(f"{path} does not load as a run config of this trueloop: {e}") from None
+    return resolve(data, overrides)
+
+
+def resolve(data: dict[str, Any], overrides: list[str] | dict | None = None) -> RunConfig:
+    """Tables (from TOML or JSON) with overrides merged in, built and validated."""
     if overrides:
         extra = overrides if isinstance(overrides, dict) else parse_overrides(overrides)
         data = merge(data, extra)
