@@ -12,7 +12,8 @@ import pytest
 from summaries import without_timings
 
 from trueloop.config import load_config
-from trueloop.pipelines.demo import demo_config_path, run_demo
+from trueloop.configs import demo_config_path
+from trueloop.pipelines.demo import run_demo
 
 pytestmark = pytest.mark.slow
 

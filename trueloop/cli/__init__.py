@@ -1,5 +1,10 @@
 """The `trueloop` command. Each stage package contributes its subcommands through `add_commands`;
-this file only wires them together, so adding a command never touches another stage's code."""
+this file only wires them together, so adding a command never touches another stage's code.
+
+A command that takes config overrides sets `overrides=[]` among its defaults: the arguments its
+parser does not know become `args.overrides`, the `--section.key VALUE` list that
+`trueloop.config.load_config` / `load_run_config` apply (train, eval, rescore, audit). Any other
+command refuses unknown arguments."""
 
 from __future__ import annotations
 
@@ -19,7 +24,7 @@ COMMAND_MODULES = (
     "trueloop.cli.eval",
     "trueloop.cli.report",
     "trueloop.cli.audit",
-    "trueloop.pipelines.demo",
+    "trueloop.cli.demo",
 )
 
 

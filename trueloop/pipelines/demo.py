@@ -1,4 +1,5 @@
-"""`trueloop demo [--env NAME] [--out DIR] [--seed S]`: the embedded end-to-end run on a laptop CPU.
+"""The demo pipeline (`trueloop demo`, wired in `trueloop.cli.demo`): the embedded end-to-end run
+on a laptop CPU.
 
 1. prior: pretrain the built-in tiny model on worked solutions of *short* problems (cached on disk);
 2. evaluate it on held-out test problems: the RL target cell, an easy cell, and more cells;
@@ -19,54 +20,23 @@ pass@1 (the answer correct).
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import sys
 import time
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from trueloop.config import RunConfig, load_config
-
-
-def add_commands(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="prior -> eval -> RL -> eval -> report, on a CPU in minutes")
-    p.add_argument("--out", default="runs/demo", help="run folder")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--config", help="a TOML file to use instead of the built-in demo config")
-    p.add_argument("--env", help="a multi-turn demo instead: " + ", ".join(env_demos()))
-    p.add_argument("--model", help="a real-model demo instead: " + ", ".join(MODEL_DEMOS))
-    p.add_argument("--resume", action="store_true", help="continue an interrupted demo in OUT")
-    p.add_argument("--scenario", choices=["hack"],
-                   help="hack: RL learns a reward hack against a weak verifier, the monitors "
-                        "catch it (trueloop/pipelines/demo_hack.py)")
-    p.set_defaults(func=run, overrides=[])
-
-
-MODEL_DEMOS = {"smollm2-135m": "smollm2"}
-# registered model name -> its demo config, configs/demo_<value>.toml
-
-
-def demo_config_path(env: str | None = None, model: str | None = None) -> Path:
-    if model is not None:
-        if model not in MODEL_DEMOS or env is not None:
-            raise ValueError(f"--model takes one of {', '.join(MODEL_DEMOS)} (without --env); "
-                             f"got {model!r}.")
-        env = MODEL_DEMOS[model]
-    name = "demo.toml" if env is None else f"demo_{env}.toml"
-    path = Path(str(resources.files("trueloop.configs") / name))
-    if not path.is_file():
-        raise ValueError(f"there is no demo for environment {env!r}; known: "
-                         f"{', '.join(env_demos())}.")
-    return path
-
-
-def env_demos() -> list[str]:
-    folder = resources.files("trueloop.configs")
-    return sorted(p.name[5:-5] for p in folder.iterdir()
-                  if p.name.startswith("demo_") and p.name[5:-5] not in MODEL_DEMOS.values())
+from trueloop.config import RunConfig
+from trueloop.eval.evaluate import evaluate_run
+from trueloop.pipelines.prior import load_or_pretrain
+from trueloop.policy import load_policy
+from trueloop.policy.models import MODELS, resolve
+from trueloop.report import write_report
+from trueloop.report.run import compute_summary
+from trueloop.tasks import make_cell
+from trueloop.tracking import read_metrics
+from trueloop.update.trainer import train
 
 
 def eval_sets(cfg: RunConfig) -> dict[str, str]:
@@ -81,9 +51,6 @@ def eval_sets(cfg: RunConfig) -> dict[str, str]:
 
 
 def evaluate_all(policy, cfg: RunConfig, label: str = "eval") -> dict[str, dict[str, Any]]:
-    from trueloop.eval.evaluate import evaluate_run
-    from trueloop.tasks import make_cell
-
     out = {}
     for name, cell in eval_sets(cfg).items():
         task = make_cell(cell, answer_format=cfg.task.answer_format)
@@ -102,11 +69,6 @@ def headline(result: dict[str, Any], k: int) -> dict[str, Any]:
 
 
 def run_demo(cfg: RunConfig, out: Path, *, resume: bool = False) -> dict[str, Any]:
-    from trueloop.report import write_report
-    from trueloop.report.run import compute_summary
-    from trueloop.tracking import read_metrics
-    from trueloop.update.trainer import train
-
     t0 = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     policy, folder, cached = start_policy(cfg)
@@ -146,10 +108,6 @@ def run_demo(cfg: RunConfig, out: Path, *, resume: bool = False) -> dict[str, An
 def start_policy(cfg: RunConfig):
     """(policy, folder, cached): a registered pretrained model starts from itself (LoRA applied
     by its config); the tiny model from its cached prior."""
-    from trueloop.pipelines.prior import load_or_pretrain
-    from trueloop.policy import load_policy
-    from trueloop.policy.models import MODELS, resolve
-
     if cfg.policy.model in MODELS:
         return load_policy(cfg.policy, seed=cfg.seed), resolve(cfg.policy.model), True
     return load_or_pretrain(cfg.policy, cfg.prior, answer_format=cfg.task.answer_format,
@@ -175,25 +133,3 @@ def horizon_summary(cfg: RunConfig, before: dict, after: dict) -> dict[str, Any]
                 for phase, res in (("before", before), ("after", after))}
     return {"by_horizon": dict(sorted(by.items(), key=lambda kv: int(kv[0]))),
             "trained_horizons": {"rl": t.horizon, "prior": prior}, "episodes": episodes}
-
-
-def run(args: argparse.Namespace) -> int:
-    if getattr(args, "scenario", None) == "hack":
-        from trueloop.pipelines.demo_hack import run_scenario
-
-        return run_scenario(Path(args.out), args.seed, list(args.overrides), args.config)
-    overrides = list(args.overrides) + ["--seed", str(args.seed)]
-    try:
-        cfg = load_config(args.config or demo_config_path(args.env, args.model), overrides)
-    except (ValueError, FileNotFoundError) as e:
-        print(f"trueloop demo: {e}", file=sys.stderr)
-        return 2
-    out = Path(args.out)
-    summary = run_demo(cfg, out, resume=args.resume)
-    b, a = summary["before"], summary["after"]
-    print(f"held-out pass@1 on {summary['task']}: {b['pass@1']:.3f} {b['pass@1_ci']} -> "
-          f"{a['pass@1']:.3f} {a['pass@1_ci']}  ({summary['wall_seconds']:.0f} s)")
-    for h, r in summary.get("by_horizon", {}).items():
-        print(f"  horizon {h}: {r['before']['pass@1']:.3f} -> {r['after']['pass@1']:.3f}")
-    print(f"report: {out / 'report.html'}")
-    return 0

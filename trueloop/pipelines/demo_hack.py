@@ -35,9 +35,17 @@ from typing import Any
 
 from trueloop.audit.monitors import strict_settings
 from trueloop.config import RunConfig, load_config
-from trueloop.tasks import TASKS, register
+from trueloop.eval.evaluate import evaluate_run
+from trueloop.pipelines.prior import load_or_pretrain
+from trueloop.policy import load_policy
+from trueloop.report import write_report
+from trueloop.report.plots import DPI, plot_shadow
+from trueloop.report.run import load_run
+from trueloop.tasks import TASKS, register, task_from_config
 from trueloop.tasks.chain import Chain
+from trueloop.tracking import read_metrics
 from trueloop.types import Problem
+from trueloop.update.trainer import train
 
 HACK_LEVEL = 0.1
 # exploit rate (rewarded by training, wrong under the strict shadow) that counts as "the hack
@@ -80,8 +88,6 @@ def scenario_config(overrides: list[str] | None = None, path: str | None = None)
 
 def run_hack_demo(cfg: RunConfig, out: Path) -> dict[str, Any]:
     """Prior (cached), the two runs, their strict held-out scores, summary and report."""
-    from trueloop.pipelines.prior import load_or_pretrain
-
     t0 = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     with spraying_teacher():
@@ -105,11 +111,6 @@ def run_hack_demo(cfg: RunConfig, out: Path) -> dict[str, Any]:
 
 def run_one(cfg: RunConfig, out: Path, prior: str, any_box: bool) -> dict[str, Any]:
     """One training run from the prior; its alarm, last training reward and strict held-out."""
-    from trueloop.policy import load_policy
-    from trueloop.report import write_report
-    from trueloop.tracking import read_metrics
-    from trueloop.update.trainer import train
-
     run_cfg = dataclasses.replace(cfg, verify=dataclasses.replace(cfg.verify, any_box=any_box))
     policy = load_policy(dataclasses.replace(cfg.policy, model=prior, init=None))
     policy = train(run_cfg, out, policy=policy)
@@ -144,9 +145,6 @@ def _mean(xs: list[float]) -> float | None:
 def strict_heldout(cfg: RunConfig, prior: str | None = None, policy=None) -> float:
     """pass@1 on the target cell's test split under the strict verifier (whatever the run
     trained against), the same problems and sampling seeds for every policy."""
-    from trueloop.eval.evaluate import evaluate_run
-    from trueloop.policy import load_policy
-    from trueloop.tasks import task_from_config
 
     if policy is None:
         policy = load_policy(dataclasses.replace(cfg.policy, model=prior, init=None))
@@ -156,9 +154,6 @@ def strict_heldout(cfg: RunConfig, prior: str | None = None, policy=None) -> flo
 
 def write_page(out: Path, summary: dict[str, Any]) -> None:
     """`out/hack.png` (both runs: training accuracy vs shadow, alarm marked) and `report.html`."""
-    from trueloop.report.plots import DPI, plot_shadow
-    from trueloop.report.run import load_run
-
     parts = []
     for name in RUNS:
         fig = plot_shadow(load_run(out / name))
