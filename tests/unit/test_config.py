@@ -89,7 +89,8 @@ def test_a_field_doc_is_the_comment_block_right_under_it():
                                       "bare": "", "spaced": ""}
 
 
-@pytest.mark.parametrize("cls", ["trueloop.config:RunConfig"])
+@pytest.mark.parametrize("cls", ["trueloop.config:RunConfig",
+                                 "trueloop.pipelines.audit:InspectConfig"])
 def test_every_config_field_has_a_doc_line(cls):
     """The doc line is each field's --help text (`trueloop train --help`)."""
     import importlib

@@ -14,10 +14,10 @@ from trueloop.config import VerifyConfig
 from trueloop.verify.math import verify_math, verify_rows
 
 
-def _args(kind: str, src, dst) -> argparse.Namespace:
+def _args(kind: str, src, dst, *overrides: str) -> argparse.Namespace:
     return argparse.Namespace(kind=kind, input=str(src), output=str(dst),
-                              last_number_fallback=False, timeout_s=VerifyConfig.timeout_s,
-                              workers=0, partial_credit=False, no_progress=True)
+                              last_number_fallback=None, timeout_s=None, workers=None,
+                              partial_credit=None, no_progress=True, overrides=list(overrides))
 
 
 def echo_rows(rows: list, config: VerifyConfig) -> list[dict]:
@@ -69,3 +69,28 @@ def test_unparseable_golds_are_summarised_not_logged_per_row(tmp_path, capsys, c
     assert {o["reason"] for o in out} == {"unparseable_gold"}
     assert all("cannot be read (ParseError" in o["details"]["detail"] for o in out)
     assert json.loads(err.strip().splitlines()[-1])["unparseable_gold_rows"] == 40
+
+
+@pytest.mark.parametrize("setting", [["--verify.last_number_fallback", "true"],
+                                     ["--last-number-fallback"]])
+def test_verify_settings_are_overrides_and_the_flags_shorthands(tmp_path, capsys, setting):
+    from trueloop.cli import main
+
+    src, dst = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    src.write_text('{"gold": "7", "completion": "so it is 7"}\n')
+    assert main(["verify", "math", str(src), "-o", str(dst), "--no-progress"]) == 0
+    assert json.loads(dst.read_text())["reason"] == "no_answer"
+    assert main(["verify", "math", str(src), "-o", str(dst), "--no-progress", *setting]) == 0
+    assert json.loads(dst.read_text())["correct"]
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    (["--update.lr", "1"], "takes [verify] settings only"),
+    (["--verify.timeout_s", "0"], "verify.timeout_s must be > 0"),
+    (["--verify.any_boxx", "true"], "unknown key(s) ['any_boxx'] in [verify]"),
+])
+def test_a_bad_verify_setting_is_a_sentence(tmp_path, capsys, overrides, message):
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"gold": "7", "completion": "7"}\n')
+    assert cli.run(_args("math", src, tmp_path / "out.jsonl", *overrides)) == 2
+    assert message in capsys.readouterr().err

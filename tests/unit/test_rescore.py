@@ -104,6 +104,8 @@ def test_bad_input_is_a_clear_error(tmp_path, capsys) -> None:
         rescore_run(run, ["--update.lr", "1e-3"])
     with pytest.raises(ValueError, match="unknown key"):
         rescore_run(run, ["--verify.no_such_knob", "1"])
+    with pytest.raises(ValueError, match="verify.timeout_s must be > 0"):  # validated as in train
+        rescore_run(run, ["--verify.timeout_s", "0"])
     assert main(["rescore", str(tmp_path / "nope")]) == 2
     assert "does not exist" in capsys.readouterr().err
 

@@ -1,5 +1,9 @@
 """`trueloop episodes RUN [--step N] [--n K] [--only-wrong]`: print a run's episodes, the policy's
-actions and the environment's observations told apart (colour on a terminal, labels always)."""
+actions and the environment's observations told apart (colour on a terminal, labels always).
+
+The episode files hold everything shown; the run's config (`RUN/config.json`) says why a run
+has none. No config field changes what is printed, so the command takes no `--section.key`
+overrides (`trueloop rescore RUN --verify.KEY VALUE` judges the episodes again)."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
+from trueloop.config import load_run_config
 from trueloop.rollout.record import episode_steps, read_episodes
 
 
@@ -25,8 +30,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     steps = episode_steps(Path(args.run))
     if not steps:
-        print(f"trueloop episodes: {args.run} has no episodes/ folder (runs keep them when "
-              f"log.save_episodes is on, the default).", file=sys.stderr)
+        print(f"trueloop episodes: {why_none(Path(args.run))}", file=sys.stderr)
         return 2
     step = steps[-1] if args.step is None else args.step
     if step not in steps:
@@ -40,6 +44,19 @@ def run(args: argparse.Namespace) -> int:
     for r in rows[: args.n]:
         show(console, r)
     return 0
+
+
+def why_none(run: Path) -> str:
+    """Why `run` has no episodes, as its config tells."""
+    try:
+        cfg = load_run_config(run)
+    except ValueError as e:  # not a run folder at all, or its config.json is broken
+        return str(e)
+    if not cfg.log.save_episodes:
+        return (f"{run} has no episodes/ folder: the run trained with log.save_episodes = false "
+                f"(train with --log.save_episodes true to keep them).")
+    return (f"{run} has no episodes/ folder yet: the run keeps each step's episodes there as it "
+            f"trains (log.save_episodes = true).")
 
 
 def show(console: Console, r: dict) -> None:

@@ -1,4 +1,8 @@
-"""`trueloop report RUN_DIR`: regenerate a run's plots and `report.html`; print the page's path."""
+"""`trueloop report RUN_DIR`: regenerate a run's plots and `report.html`; print the page's path.
+
+The page shows what the run wrote, its `config.json` included (a missing or unreadable file is
+named on the page, never an error: a live run's folder is reported too). No config field changes
+the page, so the command takes no `--section.key` overrides."""
 
 from __future__ import annotations
 

@@ -6,14 +6,20 @@ from __future__ import annotations
 import argparse
 import sys
 
-from trueloop.config import load_config
+from trueloop.config import RunConfig, load_config
+from trueloop.config_parse import fields_help
 from trueloop.tasks import task_from_config
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="RL-train a policy on a task",
-                       description="Overrides: any config field as --section.key VALUE, e.g. "
-                                   "--update.lr 3e-4 --rollout.group_size 8.")
+    p = sub.add_parser(
+        "train", help="RL-train a policy on a task",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Trains under CONFIG with overrides: any config field below as --section.key "
+                    "VALUE,\ne.g. --update.lr 3e-4 --rollout.group_size 8. The resolved config is "
+                    "written to OUT/config.json.",
+        epilog="config fields (TOML tables of CONFIG; defaults shown):\n"
+               + fields_help(RunConfig))
     p.add_argument("config", help="TOML run config (see examples/configs/)")
     p.add_argument("--out", required=True, help="run folder (metrics, checkpoints, config)")
     p.add_argument("--steps", type=int, help="override the number of optimizer steps")

@@ -8,6 +8,9 @@ Output never fails on text that UTF-8 cannot encode (a lone surrogate from a `\\
 in the input): such characters are written as backslash escapes, which JSON reads back. Input
 bytes that are not UTF-8 become U+FFFD. Rows whose gold cannot be read are summarised at the end
 (a count and a few examples), not logged one line each.
+
+Settings: any `[verify]` field as `--verify.KEY VALUE`, as `trueloop train` and `rescore` take it;
+the flags are shorthands (`SHORTHANDS`) and win over the override they stand for.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-from trueloop.config import VerifyConfig
+from trueloop.config import RunConfig, VerifyConfig, load_config, parse_overrides
+from trueloop.config_parse import fields_help
 
 ROW_VERIFIERS: dict[str, str] = {
     "math": "trueloop.verify.math:verify_rows",
@@ -30,21 +34,29 @@ ROW_VERIFIERS: dict[str, str] = {
 CHUNK = 256
 GOLD_EXAMPLES = 5
 # unparseable golds quoted in the end-of-run summary
+SHORTHANDS = {"last_number_fallback": "last_number_fallback", "timeout_s": "timeout_s",
+              "workers": "workers", "partial_credit": "code_partial_credit"}
+# flag -> the [verify] field it sets
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("verify", help="verify a JSONL file of completions")
+    p = sub.add_parser(
+        "verify", help="verify a JSONL file of completions",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Verifies each row; set any [verify] field below as --verify.KEY VALUE (the "
+                    "flags are shorthands).",
+        epilog="config fields it takes (defaults shown):\n" + fields_help(RunConfig, ("verify",)))
     p.add_argument("kind", choices=sorted(ROW_VERIFIERS))
     p.add_argument("input", help="JSONL file ('-' for stdin)")
     p.add_argument("-o", "--output", default="-", help="output JSONL (default stdout)")
-    p.add_argument("--last-number-fallback", action="store_true",
-                   help="math: read the last number when no explicit final answer exists")
-    p.add_argument("--timeout-s", type=float, default=VerifyConfig.timeout_s)
-    p.add_argument("--workers", type=int, default=0, help="parallel workers (0 = CPU cores)")
-    p.add_argument("--partial-credit", action="store_true",
-                   help="code: reward = fraction of tests passed (never for a flagged hack)")
+    p.add_argument("--last-number-fallback", action="store_true", default=None,
+                   help="= --verify.last_number_fallback true")
+    p.add_argument("--timeout-s", type=float, help="= --verify.timeout_s")
+    p.add_argument("--workers", type=int, help="= --verify.workers (0 = CPU cores)")
+    p.add_argument("--partial-credit", action="store_true", default=None,
+                   help="= --verify.code_partial_credit true")
     p.add_argument("--no-progress", action="store_true")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, overrides=[])
 
 
 def read_rows(lines: Iterator[str]) -> Iterator[Any]:
@@ -59,11 +71,26 @@ def read_rows(lines: Iterator[str]) -> Iterator[Any]:
             yield {"_bad_line": lineno, "_error": f"invalid JSON: {e}"}
 
 
+def verify_config(args: argparse.Namespace) -> VerifyConfig:
+    """The defaults with `--verify.KEY VALUE` overrides and the flags on top, validated."""
+    extra = parse_overrides(args.overrides)
+    other = sorted(set(extra) - {"verify"})
+    if other:
+        raise ValueError(f"this command takes [verify] settings only (--verify.KEY VALUE); got "
+                         f"{other}.")
+    given = {key: getattr(args, flag) for flag, key in SHORTHANDS.items()
+             if getattr(args, flag) is not None}
+    return load_config(None, {"verify": {**extra.get("verify", {}), **given}}).verify
+
+
 def run(args: argparse.Namespace) -> int:
     module, fn = ROW_VERIFIERS[args.kind].split(":")
     verify_rows = getattr(importlib.import_module(module), fn)
-    cfg = VerifyConfig(last_number_fallback=args.last_number_fallback, timeout_s=args.timeout_s,
-                       workers=args.workers, code_partial_credit=args.partial_credit)
+    try:
+        cfg = verify_config(args)
+    except ValueError as e:
+        print(f"trueloop verify: {e}", file=sys.stderr)
+        return 2
     if args.input == "-":
         _reconfigure(sys.stdin, "replace")
         src, total = sys.stdin, None

@@ -29,6 +29,7 @@ from trueloop.audit.probes import evaluate_probe, fit_probe, pool
 from trueloop.audit.sae import SAEConfig, TopKSAE, model_hash, train_sae
 from trueloop.audit.sae_metrics import explained_variance, loss_recovered, reconstruction_metrics
 from trueloop.audit.views import episode_views, feature_views
+from trueloop.config import load_run_config, to_dict
 from trueloop.policy import Policy, load_hf, load_policy
 from trueloop.rollout import play
 
@@ -37,7 +38,10 @@ MIN_LABELLED = 4
 
 
 @dataclass(frozen=True)
-class AuditConfig:
+class InspectConfig:
+    """Settings of this pipeline (`trueloop audit`'s flags). Not `trueloop.config.AuditConfig`,
+    the run's [audit] table, which watches a run while it trains."""
+
     sites: tuple[str, ...] = ("blocks.-1",)
     # SAE sites (blocks.L, negative from the end, or a module name); the first is primary
     problems: int = 96
@@ -52,16 +56,24 @@ class AuditConfig:
     steps: int = 1000
     # SAE optimiser steps (about 50 passes over the tiny demo's 84k training tokens)
     batch_tokens: int = 4096
+    # tokens per SAE optimiser step
     top_features: int = 8
     # shifted latents shown, each with `contexts` top-activating contexts
     contexts: int = 5
+    # top-activating contexts shown per shifted latent
     episodes_shown: int = 10
+    # held-out episodes shown on the page with their per-token strips
     seed: int = 0
+    # seed of the rollouts' sampling, the SAE and the shift bootstrap
     save_acts: bool = False
     # also write the activation shards to RUN/audit/acts/{policy,base}/
 
 
-def validate(acfg: AuditConfig) -> None:
+AuditConfig = InspectConfig
+# the old name, until tests/unit/test_audit_probes.py imports InspectConfig; then delete it
+
+
+def validate(acfg: InspectConfig) -> None:
     checks = [
         (acfg.problems >= 2, f"problems must be at least 2 (one group to train on, one held "
                              f"out); got {acfg.problems}."),
@@ -74,12 +86,6 @@ def validate(acfg: AuditConfig) -> None:
     for ok, message in checks:
         if not ok:
             raise ValueError(message)
-
-
-def load_run_config(run: Path):
-    from trueloop.config import RunConfig, build
-
-    return build(RunConfig, json.loads((run / "config.json").read_text()), "")
 
 
 def starting_policy(cfg, base: str | None) -> Policy:
@@ -117,7 +123,7 @@ def verdict_labels(episodes) -> dict[str, torch.Tensor]:
 
 
 def fit_sae(site: str, acts: Activations, base_acts: Activations, train: torch.Tensor,
-            held: torch.Tensor, acfg: AuditConfig) -> tuple[TopKSAE, dict]:
+            held: torch.Tensor, acfg: InspectConfig) -> tuple[TopKSAE, dict]:
     x_tr = torch.cat([acts.x[site][train], base_acts.x[site][train]])
     cfg = SAEConfig(n_latents=acfg.expansion * x_tr.shape[1], k=acfg.k, steps=acfg.steps,
                     batch_tokens=acfg.batch_tokens, seed=acfg.seed)
@@ -166,8 +172,10 @@ def diff_summary(model: torch.nn.Module, acts: Activations, base_acts: Activatio
     return out
 
 
-def audit_run(run: str | Path, acfg: AuditConfig = AuditConfig(), base: str | None = None,
-              log=print) -> dict:
+def audit_run(run: str | Path, acfg: InspectConfig = InspectConfig(), base: str | None = None,
+              log=print, overrides: list[str] | dict | None = None) -> dict:
+    """Audit the run folder `run` under its own config (`RUN/config.json`, with `--section.key
+    VALUE` overrides: the task, rollout and verify settings its rollouts are played with)."""
     from trueloop.tasks import task_from_config
 
     t0 = last_lap = time.perf_counter()
@@ -181,7 +189,7 @@ def audit_run(run: str | Path, acfg: AuditConfig = AuditConfig(), base: str | No
     validate(acfg)
     run = Path(run)
     out = run / "audit"
-    cfg = load_run_config(run)
+    cfg = load_run_config(run, overrides)
     policy = load_hf(run / "checkpoints" / "latest" / "policy", dtype=cfg.policy.dtype,
                      device=cfg.policy.device)
     start = starting_policy(cfg, base)
@@ -236,7 +244,7 @@ def audit_run(run: str | Path, acfg: AuditConfig = AuditConfig(), base: str | No
         "rollouts": {"episodes": len(batch), "tokens": len(acts), "heldout_episodes":
                      len(held_rows), "reward_mean": sum(v.reward for v in played.verdicts)
                      / len(batch)},
-        "config": asdict(acfg), **hashes,
+        "config": asdict(acfg), "run_config": to_dict(cfg), **hashes,
     }
     seconds["total"] = time.perf_counter() - t0
     metrics["seconds"] = seconds

@@ -35,7 +35,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from trueloop.config import RunConfig, VerifyConfig, build, merge, parse_overrides
+from trueloop.config import RunConfig, load_run_config, parse_overrides
+from trueloop.config_parse import fields_help
 
 CUT_STOPS = ("turn_length", "max_tokens")
 # stop reasons whose last action the runner cut at a token limit (never stepped)
@@ -71,28 +72,14 @@ class RescoreReport:
                 "by_reason": dict(self.by_reason.most_common())}
 
 
-def load_run_config(run: Path) -> RunConfig:
-    path = Path(run) / "config.json"
-    if not Path(run).is_dir():
-        raise ValueError(f"run folder {run} does not exist.")
-    if not path.is_file():
-        raise ValueError(f"{path} is missing: {run} is not a trueloop run folder (training "
-                         f"writes config.json there).")
-    try:
-        return build(RunConfig, json.loads(path.read_text(encoding="utf-8")), "")
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"{path} is unreadable ({type(e).__name__}); rescoring needs the run's "
-                         f"config.") from None
-
-
-def new_verify_config(old: VerifyConfig, overrides: list[str] | dict[str, Any]) -> VerifyConfig:
-    """The run's `[verify]` with `--verify.KEY VALUE` overrides; any other table is refused."""
+def rescore_config(run: Path, overrides: list[str] | dict[str, Any]) -> RunConfig:
+    """The run's config with `--verify.KEY VALUE` overrides; any other table is refused."""
     extra = overrides if isinstance(overrides, dict) else parse_overrides(overrides)
     other = sorted(set(extra) - {"verify"})
     if other:
         raise ValueError(f"rescore changes [verify] settings only (--verify.KEY VALUE); got "
                          f"{other}. The rest of the run's config is what it trained with.")
-    return build(VerifyConfig, merge(asdict(old), extra.get("verify", {})), "verify")
+    return load_run_config(run, extra)
 
 
 def rescore_run(run: str | Path, overrides: list[str] | dict[str, Any] = ()) -> RescoreReport:
@@ -100,9 +87,8 @@ def rescore_run(run: str | Path, overrides: list[str] | dict[str, Any] = ()) -> 
     from trueloop.rollout.record import FOLDER, episode_steps
 
     run = Path(run)
-    cfg = load_run_config(run)
-    verify = new_verify_config(cfg.verify, overrides)
-    report = RescoreReport(str(run), asdict(verify))
+    cfg = rescore_config(run, overrides)  # the run's, with the new [verify] settings
+    report = RescoreReport(str(run), asdict(cfg.verify))
     tasks = _Tasks(cfg)
     for step in episode_steps(run):
         rows, bad = _read_lines(run / FOLDER / f"step_{step:06d}.jsonl.gz")
@@ -117,7 +103,7 @@ def rescore_run(run: str | Path, overrides: list[str] | dict[str, Any] = ()) -> 
             for position, row in rows:
                 report.episodes += 1
                 counts["episodes"] += 1
-                env = _replay_row(row, position % cfg.rollout.group_size, cfg, verify, tasks)
+                env = _replay_row(row, position % cfg.rollout.group_size, cfg, tasks)
                 if isinstance(env, str):
                     report.skipped[env] += 1
                     counts["skipped"] += 1
@@ -211,8 +197,7 @@ def _problem(row: dict[str, Any], cfg: RunConfig, tasks: _Tasks):
     return task, problem
 
 
-def _replay_row(row: dict[str, Any], seed: int, cfg: RunConfig, verify: VerifyConfig,
-                tasks: _Tasks):
+def _replay_row(row: dict[str, Any], seed: int, cfg: RunConfig, tasks: _Tasks):
     """A fresh env that replayed one recorded episode (ready to verify), or why it could not."""
     if row.get("stop_reason") == "env_error":
         return "env_error"
@@ -222,7 +207,7 @@ def _replay_row(row: dict[str, Any], seed: int, cfg: RunConfig, verify: VerifyCo
     if isinstance(found, str):
         return found
     task, problem = found
-    env = task.make_env(problem, verify=verify)
+    env = task.make_env(problem, verify=cfg.verify)
     why = _replay(env, problem, row, seed, cfg.rollout.max_observation_chars)
     if why:
         env.close()
@@ -281,9 +266,15 @@ def format_report(rep: RescoreReport) -> str:
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("rescore", help="judge a finished run's episodes again with other [verify] "
-                                       "settings (--verify.KEY VALUE) or verifier code; count "
-                                       "reward flips")
+    p = sub.add_parser(
+        "rescore", help="judge a finished run's episodes again with other [verify] settings "
+                        "(--verify.KEY VALUE) or verifier code; count reward flips",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Starts from RUN/config.json; --verify.KEY VALUE overrides the [verify] "
+                    "settings the episodes\nare judged with again (the rest of the config is "
+                    "what the run trained with).",
+        epilog="config fields it takes (defaults shown are trueloop's; the run's config.json "
+               "replaces them):\n" + fields_help(RunConfig, ("verify",)))
     p.add_argument("run", help="run folder (holds config.json and episodes/)")
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
     p.set_defaults(func=run, overrides=[])
