@@ -1,4 +1,11 @@
-"""Audit: read-only monitors of what the policy is learning, logged every step as `audit/*`.
+"""Audit: what the policy is learning, logged every step as `audit/*`.
+
+What changes training and what does not: `audit_step` (below), the shadow verifier and the
+divergence alarm (`monitors`) only read the batch. Two opt-in instruments change it, and say so
+in their config: canaries (`audit.canary_fraction > 0`, `canaries`) replace every
+round(1 / fraction)-th problem of the train stream by a canary, and with
+`audit.canary_train = false` the canary groups' advantages are zeroed before the update
+(`RunMonitor.untrained`); `audit.stop_on_alarm` ends the run at the alarm.
 
 Verdict flags (`hack:*`, `stego:*`) and reasons are counted by `verdict_metrics`; the monitors here
 watch the batch for behaviour no single verdict sees:

@@ -14,8 +14,11 @@ step `RunMonitor.step` logs:
   training verifier rewarded. With `audit.canary_train = false`, `untrained` zeroes the canary
   groups' advantages, so canaries are watched and never trained on.
 The alarm's state is rebuilt from `metrics.jsonl` on resume, so a resumed run alarms where an
-uninterrupted one would. The shadow sample is drawn from its own seeded RNG: the monitors never
-change what training samples or learns.
+uninterrupted one would. What each part changes: the shadow and the alarm read the batch and
+change nothing (the shadow sample is drawn from its own seeded RNG, never training's);
+`canaries(task)` changes the train stream (canary problems in place of some train problems) when
+`audit.canary_fraction > 0`; `untrained` changes the advantages (canary groups zeroed) when
+`audit.canary_train = false`; `audit.stop_on_alarm` ends the run at the alarm.
 """
 
 from __future__ import annotations
