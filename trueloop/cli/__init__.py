@@ -3,8 +3,8 @@ this file only wires them together, so adding a command never touches another st
 
 A command that takes config overrides sets `overrides=[]` among its defaults: the arguments its
 parser does not know become `args.overrides`, the `--section.key VALUE` list that
-`trueloop.config.load_config` / `load_run_config` apply (train, eval, rescore, audit). Any other
-command refuses unknown arguments."""
+`trueloop.config.load_config` / `load_run_config` apply (train, demo, eval, rescore, audit,
+verify). Any other command refuses unknown arguments."""
 
 from __future__ import annotations
 
