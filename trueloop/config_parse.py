@@ -110,6 +110,17 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
     return out
 
 
+def only_tables(extra: dict[str, Any], tables: tuple[str, ...], why: str = "") -> dict[str, Any]:
+    """`extra` (parsed overrides) when it sets fields of `tables` only; else a ValueError naming
+    the other tables (`why`: a sentence saying why those are refused)."""
+    other = sorted(set(extra) - set(tables))
+    if other:
+        names = ", ".join(f"[{t}]" for t in tables)
+        raise ValueError(f"this command takes {names} settings only (--{tables[0]}.KEY VALUE); "
+                         f"got {other}.{' ' + why if why else ''}")
+    return extra
+
+
 def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for k, v in extra.items():

@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from trueloop.config import RunConfig, VerifyConfig, load_config, parse_overrides
-from trueloop.config_parse import fields_help
+from trueloop.config_parse import fields_help, only_tables
 
 ROW_VERIFIERS: dict[str, str] = {
     "math": "trueloop.verify.math:verify_rows",
@@ -73,11 +73,7 @@ def read_rows(lines: Iterator[str]) -> Iterator[Any]:
 
 def verify_config(args: argparse.Namespace) -> VerifyConfig:
     """The defaults with `--verify.KEY VALUE` overrides and the flags on top, validated."""
-    extra = parse_overrides(args.overrides)
-    other = sorted(set(extra) - {"verify"})
-    if other:
-        raise ValueError(f"this command takes [verify] settings only (--verify.KEY VALUE); got "
-                         f"{other}.")
+    extra = only_tables(parse_overrides(args.overrides), ("verify",))
     given = {key: getattr(args, flag) for flag, key in SHORTHANDS.items()
              if getattr(args, flag) is not None}
     return load_config(None, {"verify": {**extra.get("verify", {}), **given}}).verify

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from trueloop.config import RunConfig, load_run_config, parse_overrides
-from trueloop.config_parse import fields_help
+from trueloop.config_parse import fields_help, only_tables
 
 CUT_STOPS = ("turn_length", "max_tokens")
 # stop reasons whose last action the runner cut at a token limit (never stepped)
@@ -75,10 +75,7 @@ class RescoreReport:
 def rescore_config(run: Path, overrides: list[str] | dict[str, Any]) -> RunConfig:
     """The run's config with `--verify.KEY VALUE` overrides; any other table is refused."""
     extra = overrides if isinstance(overrides, dict) else parse_overrides(overrides)
-    other = sorted(set(extra) - {"verify"})
-    if other:
-        raise ValueError(f"rescore changes [verify] settings only (--verify.KEY VALUE); got "
-                         f"{other}. The rest of the run's config is what it trained with.")
+    only_tables(extra, ("verify",), "The rest of the run's config is what it trained with.")
     return load_run_config(run, extra)
 
 
