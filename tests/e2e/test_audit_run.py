@@ -1,5 +1,5 @@
 """`trueloop audit RUN` on a tiny trained run: RUN/audit/ has the metrics, the SAE, the page, and
-the run report links to the page."""
+the run report links to the page; the SAE meets the acceptance figures of docs/audit.md."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 from trueloop.audit.sae import TopKSAE
 from trueloop.cli import main
 from trueloop.config import load_config
+from trueloop.pipelines.train import train_run
 from trueloop.report import write_report
-from trueloop.update.trainer import train
 
 pytestmark = pytest.mark.slow
 
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 def test_audit_writes_metrics_sae_and_page(tiny_config, tmp_path):
     cfg = load_config(tiny_config(steps=2, every=2))
     run = tmp_path / "run"
-    train(cfg, run)
+    train_run(cfg, run)  # trains the prior first (policy.prior = true)
     write_report(run)
     assert "audit/index.html" not in (run / "report.html").read_text()
     rc = main(["audit", str(run), "--problems", "12", "--steps", "80", "--batch-tokens", "1024",
@@ -30,7 +30,10 @@ def test_audit_writes_metrics_sae_and_page(tiny_config, tmp_path):
     for key in ("explained_variance", "loss_recovered", "dead_fraction", "l0"):
         assert math.isfinite(m[key]), key
     assert set(m["sae"]) == {"blocks.1", "blocks.0"} and m["site"] == "blocks.1"
-    assert 0 < m["l0"] <= 16 and m["explained_variance"] > 0.5
+    assert 0 < m["l0"] <= 16
+    # docs/audit.md acceptance: held-out EV and loss recovered (vs mean-ablation) >= 0.90
+    assert m["explained_variance"] >= 0.90, m["explained_variance"]
+    assert m["loss_recovered"] >= 0.90, m["loss_recovered"]
     assert m["top_features"] and m["top_features"][0]["contexts"]
     sae = TopKSAE.load(run / "audit" / "sae" / "blocks.1")
     assert sae.meta["site"] == "blocks.1" and sae.meta["model_hash"] == m["model_hash"]

@@ -47,7 +47,7 @@ def test_activation_diff_of_identical_activations_is_zero() -> None:
     assert d["delta_rel_norm"] == 0 and d["delta_kl_rel_norm"] == 0
 
 
-def test_feature_shift_weights_by_kl_and_bootstraps_over_episodes() -> None:
+def test_feature_shift_weights_by_kl() -> None:
     sae = TopKSAE(2, 2, k=1)
     with torch.no_grad():
         sae.W_enc.copy_(torch.eye(2))
@@ -60,5 +60,31 @@ def test_feature_shift_weights_by_kl_and_bootstraps_over_episodes() -> None:
     assert s.shift.tolist() == pytest.approx([-1.0, 2.0])
     assert s.ranking()[0] == 1
     assert s.rho_base.tolist() == [1.0, 0.0] and s.rho_pol.tolist() == [0.5, 0.5]
-    assert s.lo[1] == pytest.approx(2.0) and s.hi[1] == pytest.approx(2.0)
     assert s.log_odds[1] > 5
+
+
+def episode_shifts(deltas: list[float], tokens: int = 25):
+    """Identity SAE on 2 dims, base at (1, 1) everywhere; episode e moves latent 0 by deltas[e]
+    on each of its `tokens` tokens (KL 1): within an episode the tokens agree completely."""
+    sae = TopKSAE(2, 2, k=2)
+    with torch.no_grad():
+        sae.W_enc.copy_(torch.eye(2))
+        sae.W_dec.copy_(torch.eye(2))
+    episode = torch.arange(len(deltas)).repeat_interleave(tokens)
+    x_base = torch.ones(len(episode), 2)
+    x_pol = x_base.clone()
+    x_pol[:, 0] += torch.tensor(deltas)[episode]
+    return feature_shifts(sae, x_pol, x_base, torch.ones(len(episode)), episode=episode)
+
+
+def test_bootstrap_ci_over_differing_episodes_excludes_zero_only_for_a_consistent_shift() -> None:
+    shifted = episode_shifts([0.3, 0.5, 0.7, 0.4, 0.6, 0.2, 0.8, 0.5])  # all up, by varying amounts
+    assert shifted.shift[0] == pytest.approx(0.5)
+    assert 0 < shifted.lo[0] < 0.5 < shifted.hi[0] and shifted.p[0] < 0.05
+    # episodes that disagree in sign, mean 0.1: the CI must include 0. Resampling tokens instead
+    # of episodes (200 tokens, 8 independent units) would call this shift significant.
+    mixed = episode_shifts([0.7, -0.4, 0.5, -0.3, 0.4, -0.5, 0.2, 0.2])
+    assert mixed.shift[0] == pytest.approx(0.1)
+    assert mixed.lo[0] < 0 < mixed.hi[0] and mixed.p[0] > 0.05
+    for s in (shifted, mixed):  # latent 1 never moves
+        assert (s.shift[1], s.lo[1], s.hi[1]) == (0, 0, 0)

@@ -8,9 +8,9 @@ import pytest
 
 from trueloop.config import VerifyConfig
 from trueloop.sandbox import Sandbox, SandboxLimits
-from trueloop.tasks import TASKS, make_task
+from trueloop.tasks import make_task
 from trueloop.tasks.base import split_of
-from trueloop.tasks.code import CodeTask, load_bank
+from trueloop.tasks.code import load_bank
 from trueloop.tasks.code_datasets import load_humaneval, load_mbpp, to_problems
 from trueloop.verify.code import split_test, verify_batch
 
@@ -21,8 +21,15 @@ def sb():
         yield box
 
 
-def test_registered():
-    assert TASKS["code"] is CodeTask
+def test_the_code_name_draws_bank_problems_with_their_tests():
+    bank = {r["id"]: r for r in load_bank()}
+    for difficulty in (1, 5, 10):
+        for p in make_task("code", difficulty=difficulty).problems(8, seed=2):
+            row = bank[p.meta["bank_id"]]
+            assert p.truth["visible_tests"] == row["visible_tests"]
+            assert p.truth["hidden_tests"] == row["hidden_tests"]
+            assert p.truth["entry_point"] == row["entry_point"]
+            assert row["statement"] in p.prompt and f"`{row['entry_point']}`" in p.prompt
 
 
 def test_bank_shape():

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from trueloop.verify.extract import HIDDEN_FLAG, boxed_contents, extract_answer, strip_hidden
@@ -95,14 +93,14 @@ def test_last_number_fallback_only_when_enabled():
     assert extract_answer(text, last_number_fallback=True).answer == "7"
 
 
-@pytest.mark.parametrize("text", [
-    "\\boxed{" + "{" * 500_000 + "}" * 10,
-    "}" * 1_000_000 + "\\boxed{1",
-    "\\boxed{" * 100_000,
-    "The answer is " * 50_000,
-    "<think>" * 100_000,
+@pytest.mark.parametrize("text, answer, reason", [
+    ("\\boxed{" + "{" * 500_000 + "}" * 10, None, "no_answer"),  # a box that never closes
+    ("}" * 1_000_000 + "\\boxed{1", "1", None),  # no box: the last number
+    ("\\boxed{" * 100_000, None, "no_answer"),
+    ("The answer is 7. " * 50_000, "7", None),  # 50k identical statements agree
+    ("<think>" * 100_000 + " \\boxed{5}", None, "no_answer"),  # all inside an open think
 ], ids=["open-braces", "close-braces", "open-boxes", "statements", "think-tags"])
-def test_megabyte_adversarial_inputs_are_linear(text):
-    start = time.perf_counter()
-    extract_answer(text, last_number_fallback=True)
-    assert time.perf_counter() - start < 1.0  # a quadratic scan would take minutes
+def test_megabyte_adversarial_inputs_get_their_verdict(text, answer, reason):
+    # how long they take (linear, not quadratic) is measured by benchmarks/extract.py
+    ex = extract_answer(text, last_number_fallback=True)
+    assert (ex.answer, ex.reason) == (answer, reason)

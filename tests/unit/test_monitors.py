@@ -15,7 +15,7 @@ from trueloop.policy import build_tiny
 from trueloop.tasks import make_cell, make_task, register
 from trueloop.tasks.base import Draw, Task
 from trueloop.tracking import read_metrics
-from trueloop.types import Verdict
+from trueloop.types import Problem, Verdict
 from trueloop.update.checkpoint import latest_step
 from trueloop.verify.math import verify_math
 
@@ -206,20 +206,95 @@ def test_a_user_named_shadow_is_used(tmp_path, monkeypatch) -> None:
                    make_cell("chain:1:3"))
 
 
-def test_monitor_off_by_default_adds_nothing() -> None:
-    cfg = load_config()
-    m = RunMonitor(cfg, make_cell("chain:1:3"))
-    assert m.shadow is None and m.canaries(m) is m and m.alarm_step is None
+MONITOR_KEYS = ("audit/shadow", "audit/sample_train", "audit/alarm", "audit/canary",
+                "time/shadow")
+# what the run-level monitors log; with [audit] at its defaults none of it
 
 
-def test_a_run_with_watched_untrained_canaries_logs_their_hits(tmp_path) -> None:
+def tiny_run(*extra: str) -> list[str]:
+    return ["--policy.size", "0.5m", "--rollout.prompts_per_step", "4", "--rollout.group_size",
+            "4", "--rollout.max_new_tokens", "4", "--log.progress", "false",
+            "--log.save_episodes", "false", *extra]
+
+
+def test_monitor_off_by_default_adds_nothing(tmp_path) -> None:
+    from trueloop.update.collect import collect
     from trueloop.update.trainer import train
 
-    cfg = load_config(overrides=[
-        "--task.name", "chain", "--task.difficulty", "1", "--task.horizon", "1", "--steps", "2",
-        "--policy.size", "0.5m", "--rollout.prompts_per_step", "2", "--rollout.group_size", "2",
-        "--rollout.max_new_tokens", "8", "--log.progress", "false", "--log.save_episodes",
-        "false", "--audit.canary_fraction", "0.5", "--audit.canary_train", "false"])
+    cfg = load_config(overrides=tiny_run("--task.name", "chain", "--steps", "2"))
+    task = make_cell("chain:1:3")
+    m = RunMonitor(cfg, task)
+    assert m.shadow is None and m.canaries(task) is task and m.alarm_step is None
+    c = collect(task, build_tiny("0.5m"), cfg, 0, torch.Generator().manual_seed(0))
+    assert m.step(0, task, c) == {}
     train(cfg, tmp_path, policy=build_tiny("0.5m"))
     rows = read_metrics(tmp_path / "metrics.jsonl")
-    assert len(rows) == 2 and all(0 <= r["audit/canary_hits"] <= 1 for r in rows)
+    assert len(rows) == 2
+    assert [k for r in rows for k in r if k.startswith(MONITOR_KEYS)] == []
+
+
+G = 4
+CALLS: dict[str, int] = {}
+# verify() calls per problem id: the row of the group being judged (rows are verified in order)
+
+
+def rewarded_rows(p: Problem) -> int:
+    """How many of the G rows of `p` the scripted verifier rewards: 1 of a normal problem; 1, 2
+    or 3 of a canary, by its index. Every group has reward variance, so a nonzero advantage."""
+    return 1 + (p.meta["index"] // 2) % 3 if p.meta.get("canary") else 1
+
+
+class Rows(Task):
+    """Answers vary (canaries get a decoy); the verdict depends only on the row in the group."""
+
+    def draw(self, rng: random.Random) -> Draw:
+        n = rng.randrange(10_000)
+        return Draw(question=f"Case {n}.", answer=str(n % 10), key=str(n))
+
+    def verify(self, problem: Problem, completion: str,
+               cfg: VerifyConfig | None = None) -> Verdict:
+        row = CALLS.get(problem.id, 0) % G
+        CALLS[problem.id] = CALLS.get(problem.id, 0) + 1
+        ok = row < rewarded_rows(problem)
+        return Verdict(ok, float(ok), "ok" if ok else "wrong")
+
+
+def canary_run(tmp_path, monkeypatch, canary_train: bool) -> tuple[list[dict], list]:
+    """Two steps of 4 problems (every 2nd a canary); the flat advantages given to `optimize`."""
+    from trueloop.update import trainer
+
+    register("rows", Rows, replace=True)
+    CALLS.clear()
+    seen = []
+    real = trainer.optimize
+
+    def spy(policy, optimizer, batch, adv, *args, **kwargs):
+        seen.append(adv.detach().clone())
+        return real(policy, optimizer, batch, adv, *args, **kwargs)
+
+    monkeypatch.setattr(trainer, "optimize", spy)
+    cfg = load_config(overrides=tiny_run(
+        "--task.name", "rows", "--task.answer_format", "none", "--steps", "2",
+        "--audit.canary_fraction", "0.5", "--audit.canary_train", str(canary_train).lower()))
+    trainer.train(cfg, tmp_path, policy=build_tiny("0.5m"))
+    return read_metrics(tmp_path / "metrics.jsonl"), seen
+
+
+@pytest.mark.parametrize("canary_train", [False, True])
+def test_canary_hits_and_untrained_canaries_get_zero_advantage(tmp_path, monkeypatch,
+                                                               canary_train) -> None:
+    rows, seen = canary_run(tmp_path, monkeypatch, canary_train)
+    wrapped = WithCanaries(Rows(answer_format="none"), 2)
+    for step, (row, adv) in enumerate(zip(rows, seen, strict=True)):
+        problems = wrapped.problems(4, start=4 * step)
+        canary = [p.meta.get("canary", False) for p in problems]
+        assert canary == [False, True, False, True]
+        # canary rows rewarded: step 0 1 + 2 of 8, step 1 3 + 1 of 8
+        hits = sum(rewarded_rows(p) for p in problems if p.meta.get("canary")) / (2 * G)
+        assert row["audit/canary_hits"] == hits == [3 / 8, 4 / 8][step]
+        adv = adv.view(4, G)  # (B, G)
+        assert (adv[[0, 2]] != 0).all()  # normal groups train
+        if canary_train:
+            assert (adv[[1, 3]] != 0).all()
+        else:  # watched, never trained on: exactly zero, though their rewards vary
+            assert (adv[[1, 3]] == 0).all()

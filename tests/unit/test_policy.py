@@ -8,6 +8,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM
 
 from trueloop.config import PolicyConfig
 from trueloop.policy import SIZES, Policy, apply_lora, build_tiny, load_policy
+from trueloop.policy import tiny as tiny_module
 from trueloop.policy.chartok import build_char_tokenizer
 from trueloop.policy.tiny import tiny_config
 
@@ -29,9 +30,23 @@ def test_documented_param_counts(size: str) -> None:
     assert abs(n - documented) / documented < 0.01
 
 
-def test_small_is_about_one_million() -> None:
-    s = SIZES["small"]
-    assert (s.layers, s.d_model, s.heads, s.ctx) == (4, 128, 4, 256)
+def documented_sizes() -> dict[str, list[str]]:
+    """The size table of `trueloop.policy.tiny`'s docstring: name -> its row's other cells."""
+    rows = [[c.strip() for c in line.strip("|").split("|")]
+            for line in tiny_module.__doc__.splitlines() if line.startswith("|")]
+    return {row[0]: row[1:] for row in rows[2:]}  # past the header and the |---| line
+
+
+def test_model_configs_have_the_documented_shapes() -> None:
+    # the docstring's table is what users read; the parameter column is counted above
+    table, tok = documented_sizes(), build_char_tokenizer()
+    assert sorted(table) == sorted(SIZES)
+    for size, (layers, d_model, heads, ffn, ctx, params) in table.items():
+        config = tiny_config(size, len(tok), tok.bos_token_id, tok.eos_token_id, tok.pad_token_id)
+        got = (config.num_hidden_layers, config.hidden_size, config.num_attention_heads,
+               config.intermediate_size, config.max_position_embeddings)
+        assert got == tuple(int(x) for x in (layers, d_model, heads, ffn, ctx)), size
+        assert config.tie_word_embeddings and params == SIZES[size].approx_params, size
 
 
 def test_unknown_size_lists_known() -> None:

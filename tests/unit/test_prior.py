@@ -7,7 +7,14 @@ import random
 import torch
 
 from trueloop.config import PolicyConfig, PriorConfig
-from trueloop.pipelines.prior import load_or_pretrain, make_batch, parse_mixture, teach
+from trueloop.pipelines import prior
+from trueloop.pipelines.prior import (
+    load_or_pretrain,
+    make_batch,
+    parse_mixture,
+    pretrain,
+    teach,
+)
 from trueloop.policy import build_tiny
 
 
@@ -38,11 +45,17 @@ def test_batch_masks_the_prompt_and_ends_with_eos():
 def test_prior_is_cached_and_a_cached_prior_equals_a_fresh_one(tmp_path, monkeypatch):
     monkeypatch.setenv("TRUELOOP_CACHE", str(tmp_path))
     cfg = PriorConfig(mixture=("chain:1:1",), steps=2, batch_size=4, warmup_steps=1)
+    trained = []
+    monkeypatch.setattr(prior, "pretrain", lambda *a, **k: trained.append(1) or pretrain(*a, **k))
     fresh, folder, cached = load_or_pretrain(PolicyConfig(size="0.5m"), cfg, progress=False)
     again, folder2, cached2 = load_or_pretrain(PolicyConfig(size="0.5m"), cfg, progress=False)
     assert (cached, cached2) == (False, True) and folder == folder2
+    assert len(trained) == 1  # the second call loads the cache, it does not train again
     for a, b in zip(fresh.model.parameters(), again.model.parameters(), strict=True):
         assert torch.equal(a, b)
+    init = build_tiny("0.5m", seed=cfg.seed)  # what the prior starts from: training moved it
+    assert any(not torch.equal(a, b) for a, b in
+               zip(fresh.model.parameters(), init.model.parameters(), strict=True))
     other = load_or_pretrain(PolicyConfig(size="0.5m"), PriorConfig(mixture=("chain:1:1",),
                              steps=3, batch_size=4, warmup_steps=1), progress=False)[1]
     assert other != folder  # a different prior config is a different cache entry

@@ -180,14 +180,25 @@ def test_qwen2_model_from_config() -> None:
     assert_logprobs_match(policy, b)
 
 
-def test_lora_policy_samples() -> None:
+def test_lora_policy_samples_through_its_adapters(tiny: Policy) -> None:
     pytest.importorskip("peft")
     from trueloop.policy import apply_lora
 
     policy = apply_lora(build_tiny("0.5m", seed=0), rank=2)
-    b = run(policy, max_new_tokens=6)
+    fresh = run(policy, 5, max_new_tokens=8)  # zero-initialised adapters: the base model's samples
+    base = run(tiny, 5, max_new_tokens=8)
+    assert torch.equal(fresh.episode_ids, base.episode_ids)
+    assert torch.allclose(fresh.logprobs, base.logprobs, atol=1e-5)
+    with torch.no_grad():  # adapters that do something: sampling must go through them
+        for name, p in policy.model.named_parameters():
+            if "lora_B" in name:
+                p.copy_(torch.randn(p.shape, generator=torch.Generator().manual_seed(1)))
+    b = run(policy, 5, max_new_tokens=8)
     assert_logprobs_match(policy, b)
-    assert dataclasses.is_dataclass(b)
+    with torch.no_grad():
+        base_logp, _ = token_logprobs(tiny.model, b)  # the same tokens under the base model
+    mask = amask(b).bool()
+    assert (base_logp[mask] - b.logprobs[:, b.prompt_width:][mask]).abs().max() > 0.1
 
 
 def test_preallocated_cache_matches_transformers_cache(tiny: Policy, monkeypatch) -> None:

@@ -50,20 +50,30 @@ def test_splits_disjoint_100k(name):
     _disjoint(name, 87_500, 12_500)
 
 
+CONTENT_KEY = {  # the canonical content each procedural task's split is decided on
+    "arithmetic": lambda p: p.prompt.removeprefix("Compute ").removesuffix("."),
+    "chain": lambda p: p.prompt,
+    "countdown": lambda p: f"{', '.join(map(str, p.truth['numbers']))}->{p.truth['target']}",
+    "linear_equation": lambda p: p.prompt.removeprefix("Solve for x: ").removesuffix("."),
+    "word_problem": lambda p: p.prompt,
+}
+
+
 @pytest.mark.parametrize("name", PROCEDURAL)
 def test_split_follows_content_hash(name):
-    task = make_task(name)
+    # split_of is pinned by golden values (test_golden.py): here the generator must redraw until
+    # the content itself hashes into the split asked for (a raw draw lands in test 1 time in 8)
+    task = make_task(name, answer_format="none")
     for split in ("train", "test"):
-        for p in task.problems(30, split, seed=5):
+        for p in task.problems(60, split, seed=5):
+            assert split_of(f"{name}|{CONTENT_KEY[name](p)}") == split, p.prompt
             assert p.meta["split"] == split and p.id.split("/")[1] == split
-    # the same (seed, index) gives a different problem per split: contents never cross
-    assert task.problem(0, "train").prompt != task.problem(0, "test").prompt
 
 
-def test_split_of_is_a_stable_one_in_eight_bucket():
+def test_split_of_puts_one_key_in_eight_in_test():
     keys = [f"arithmetic|{i} + {i}" for i in range(8000)]
     share = sum(split_of(k) == "test" for k in keys) / len(keys)
-    assert 0.10 < share < 0.15 and [split_of(k) for k in keys] == [split_of(k) for k in keys]
+    assert 0.11 < share < 0.14  # 1/8 = 0.125; the binomial sd over 8000 keys is 0.0037
 
 
 def _numbers(text: str) -> list[int]:
