@@ -339,6 +339,41 @@ class RunConfig:
     # seeds torch, sampling and data order
 
 
+@dataclass(frozen=True)
+class InspectConfig:
+    """Settings of the `trueloop audit` pipeline (trueloop.pipelines.audit; its flags): SAEs,
+    diffs and probes on a finished run. Not part of `RunConfig` (an audit never changes
+    training) and not `AuditConfig`, the [audit] table that watches a run while it trains. Here,
+    not in the pipeline, so that `trueloop --help` reads its defaults without loading torch."""
+
+    sites: tuple[str, ...] = ("blocks.-1",)
+    # SAE sites (blocks.L, negative from the end, or a module name); the first is primary
+    problems: int = 96
+    # train-split problems played by the trained policy (each group_size times)
+    heldout: float = 0.25
+    # fraction of problems (whole groups) held out for metrics and probe evaluation
+    expansion: int = 4
+    # SAE latents per input dimension (on the tiny demo 8 left twice as many latents silent on
+    # held-out tokens at the same EV, and took twice as long)
+    k: int = 16
+    # active latents per token
+    steps: int = 1000
+    # SAE optimiser steps (about 50 passes over the tiny demo's 84k training tokens)
+    batch_tokens: int = 4096
+    # tokens per SAE optimiser step
+    top_features: int = 8
+    # shifted latents shown, each with `contexts` top-activating contexts
+    contexts: int = 5
+    # top-activating contexts shown per shifted latent
+    episodes_shown: int = 10
+    # held-out episodes shown on the page with their per-token strips
+    seed: int = 0
+    # seed of the rollouts' sampling, the SAE and the shift bootstrap
+    save_acts: bool = False
+    # also write the activation shards to RUN/audit/acts/{policy,base}/
+
+
+
 def load_config(
     path: str | Path | None = None, overrides: list[str] | dict | None = None
 ) -> RunConfig:

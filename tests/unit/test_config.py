@@ -90,7 +90,7 @@ def test_a_field_doc_is_the_comment_block_right_under_it():
 
 
 @pytest.mark.parametrize("cls", ["trueloop.config:RunConfig",
-                                 "trueloop.pipelines.audit:InspectConfig"])
+                                 "trueloop.config:InspectConfig"])
 def test_every_config_field_has_a_doc_line(cls):
     """The doc line is each field's --help text (`trueloop train --help`)."""
     import importlib

@@ -5,7 +5,7 @@ index.html).
 The rollouts are played under the run's config (`RUN/config.json`: its task, rollout and verify
 settings, its policy's dtype and device), which `--section.key VALUE` overrides as in `trueloop
 train` (`--policy.device cuda`). The flags are the audit's own settings
-(`trueloop.pipelines.audit.InspectConfig`), so `--seed`, `--steps` and `--k` are the audit's, not
+(`trueloop.config.InspectConfig`), so `--seed`, `--steps` and `--k` are the audit's, not
 the run's `seed` / `steps`.
 """
 
@@ -16,15 +16,14 @@ import dataclasses
 import sys
 from pathlib import Path
 
+from trueloop.config import InspectConfig, RunConfig
+from trueloop.config_parse import field_docs, fields_help
+
 INT_FLAGS = ("problems", "expansion", "k", "steps", "batch_tokens", "seed")
 # InspectConfig fields given as --flag N (their help is the field's doc line)
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    from trueloop.config import RunConfig
-    from trueloop.config_parse import field_docs, fields_help
-    from trueloop.pipelines.audit import InspectConfig
-
     d, docs = InspectConfig(), field_docs(InspectConfig)
     p = sub.add_parser(
         "audit", help="what did RL change inside the model? (SAEs, diffs, probes)",
@@ -48,7 +47,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from trueloop.pipelines.audit import InspectConfig, audit_run
+    from trueloop.pipelines.audit import audit_run  # lazy: `trueloop --help` loads no torch
 
     folder = Path(args.run)
     if not (folder / "config.json").is_file() or not (

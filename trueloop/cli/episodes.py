@@ -15,7 +15,6 @@ from rich.console import Console
 from rich.markup import escape
 
 from trueloop.config import load_run_config
-from trueloop.rollout.record import episode_steps, read_episodes
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -28,6 +27,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from trueloop.rollout.record import episode_steps, read_episodes  # lazy: --help loads no torch
+
     steps = episode_steps(Path(args.run))
     if not steps:
         print(f"trueloop episodes: {why_none(Path(args.run))}", file=sys.stderr)

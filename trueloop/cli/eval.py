@@ -27,6 +27,7 @@ from trueloop.config import (
     to_dict,
 )
 from trueloop.config_parse import fields_help
+from trueloop.tasks import task_from_config
 
 SHORTHANDS: tuple[tuple[str, type, str], ...] = (
     ("task", str, "task.name"),
@@ -112,9 +113,9 @@ def eval_config(args: argparse.Namespace, run: Path | None) -> tuple[RunConfig, 
 
 
 def run(args: argparse.Namespace) -> int:
+    # lazy: `trueloop --help` loads no torch
     from trueloop.eval.evaluate import evaluate_run
-    from trueloop.policy import load_policy
-    from trueloop.tasks import task_from_config
+    from trueloop.policy import load_policy  # lazy: as above
 
     try:
         run_dir = run_folder(args.checkpoint)

@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError) as e:
         print(f"trueloop train: {e}", file=sys.stderr)
         return 2
-    from trueloop.pipelines.train import train_run
+    from trueloop.pipelines.train import train_run  # lazy: `trueloop --help` loads no torch
 
     train_run(cfg, args.out, resume=args.resume)
     return 0

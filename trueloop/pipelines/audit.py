@@ -18,55 +18,26 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
 from trueloop.audit.activations import Activations, canonical_site, collect
 from trueloop.audit.diff import activation_diff, feature_shifts, token_kl
+from trueloop.audit.page import render_audit
 from trueloop.audit.probes import evaluate_probe, fit_probe, pool
 from trueloop.audit.sae import SAEConfig, TopKSAE, model_hash, train_sae
 from trueloop.audit.sae_metrics import explained_variance, loss_recovered, reconstruction_metrics
 from trueloop.audit.views import episode_views, feature_views
-from trueloop.config import load_run_config, to_dict
+from trueloop.config import InspectConfig, load_run_config, to_dict
+from trueloop.pipelines.prior import load_or_pretrain
 from trueloop.policy import Policy, load_hf, load_policy
 from trueloop.rollout import play
+from trueloop.tasks import task_from_config
 
 MIN_LABELLED = 4
 # a probe label needs this many positive and negative episodes in both train and held-out sets
-
-
-@dataclass(frozen=True)
-class InspectConfig:
-    """Settings of this pipeline (`trueloop audit`'s flags). Not `trueloop.config.AuditConfig`,
-    the run's [audit] table, which watches a run while it trains."""
-
-    sites: tuple[str, ...] = ("blocks.-1",)
-    # SAE sites (blocks.L, negative from the end, or a module name); the first is primary
-    problems: int = 96
-    # train-split problems played by the trained policy (each group_size times)
-    heldout: float = 0.25
-    # fraction of problems (whole groups) held out for metrics and probe evaluation
-    expansion: int = 4
-    # SAE latents per input dimension (on the tiny demo 8 left twice as many latents silent on
-    # held-out tokens at the same EV, and took twice as long)
-    k: int = 16
-    # active latents per token
-    steps: int = 1000
-    # SAE optimiser steps (about 50 passes over the tiny demo's 84k training tokens)
-    batch_tokens: int = 4096
-    # tokens per SAE optimiser step
-    top_features: int = 8
-    # shifted latents shown, each with `contexts` top-activating contexts
-    contexts: int = 5
-    # top-activating contexts shown per shifted latent
-    episodes_shown: int = 10
-    # held-out episodes shown on the page with their per-token strips
-    seed: int = 0
-    # seed of the rollouts' sampling, the SAE and the shift bootstrap
-    save_acts: bool = False
-    # also write the activation shards to RUN/audit/acts/{policy,base}/
 
 
 AuditConfig = InspectConfig
@@ -98,8 +69,6 @@ def starting_policy(cfg, base: str | None) -> Policy:
                              f"(a moved cache?); pass --base FOLDER.")
         return load_hf(folder, dtype=p.dtype, device=p.device)
     if p.prior:
-        from trueloop.pipelines.prior import load_or_pretrain
-
         return load_or_pretrain(p, cfg.prior, answer_format=cfg.task.answer_format,
                                 progress=False)[0]
     return load_policy(p, seed=cfg.seed)
@@ -172,12 +141,10 @@ def diff_summary(model: torch.nn.Module, acts: Activations, base_acts: Activatio
     return out
 
 
-def audit_run(run: str | Path, acfg: InspectConfig = InspectConfig(), base: str | None = None,
+def audit_run(run: str | Path, acfg: InspectConfig | None = None, base: str | None = None,
               log=print, overrides: list[str] | dict | None = None) -> dict:
     """Audit the run folder `run` under its own config (`RUN/config.json`, with `--section.key
     VALUE` overrides: the task, rollout and verify settings its rollouts are played with)."""
-    from trueloop.tasks import task_from_config
-
     t0 = last_lap = time.perf_counter()
     seconds: dict[str, float] = {}
 
@@ -186,6 +153,7 @@ def audit_run(run: str | Path, acfg: InspectConfig = InspectConfig(), base: str 
         now = time.perf_counter()
         seconds[name], last_lap = now - last_lap, now
         return seconds[name]
+    acfg = acfg or InspectConfig()
     validate(acfg)
     run = Path(run)
     out = run / "audit"
@@ -248,13 +216,11 @@ def audit_run(run: str | Path, acfg: InspectConfig = InspectConfig(), base: str 
     }
     seconds["total"] = time.perf_counter() - t0
     metrics["seconds"] = seconds
-    from trueloop.audit.page import render_audit
-
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
     (out / "index.html").write_text(render_audit(run.resolve().name, metrics, features, episodes))
     if (run / "report.html").is_file():  # the run report links to the audit page
-        from trueloop.report import write_report
+        from trueloop.report import write_report  # lazy: matplotlib, only for a run's report
 
         write_report(run)
     log(f"[audit] wrote {out / 'metrics.json'} and {out / 'index.html'} "

@@ -37,6 +37,9 @@ from typing import Any
 
 from trueloop.config import RunConfig, load_run_config, parse_overrides
 from trueloop.config_parse import fields_help, only_tables
+from trueloop.envs.base import verify_episodes
+from trueloop.reward import compute_reward
+from trueloop.tasks import task_from_config
 
 CUT_STOPS = ("turn_length", "max_tokens")
 # stop reasons whose last action the runner cut at a token limit (never stepped)
@@ -80,8 +83,7 @@ def rescore_config(run: Path, overrides: list[str] | dict[str, Any]) -> RunConfi
 
 
 def rescore_run(run: str | Path, overrides: list[str] | dict[str, Any] = ()) -> RescoreReport:
-    from trueloop.envs.base import verify_episodes
-    from trueloop.rollout.record import FOLDER, episode_steps
+    from trueloop.rollout.record import FOLDER, episode_steps  # lazy: --help loads no torch
 
     run = Path(run)
     cfg = rescore_config(run, overrides)  # the run's, with the new [verify] settings
@@ -158,8 +160,6 @@ class _Tasks:
         self.cfg, self.cache = cfg, {}
 
     def get(self, difficulty: int, horizon: int | None):
-        from trueloop.tasks import task_from_config
-
         key = (difficulty, horizon)
         if key not in self.cache:
             self.cache[key] = task_from_config(replace(self.cfg.task, difficulty=difficulty,
@@ -186,7 +186,7 @@ def _problem(row: dict[str, Any], cfg: RunConfig, tasks: _Tasks):
         return "run_state"
     problem = task.problem(index, split, seed)
     if is_canary:
-        from trueloop.audit.canaries import canary
+        from trueloop.audit.canaries import canary  # lazy: `trueloop --help` loads no torch
 
         problem = canary(task, problem)
     if problem.id != row.get("problem_id") or problem.prompt != row.get("prompt"):
@@ -214,8 +214,6 @@ def _replay_row(row: dict[str, Any], seed: int, cfg: RunConfig, tasks: _Tasks):
 
 def reward_of(verdict, row: dict[str, Any], cfg: RunConfig) -> float:
     """The training reward `verdict` gives the recorded episode under the run's [reward]."""
-    from trueloop.reward import compute_reward
-
     r = cfg.rollout
     single = len(row["turns"]) <= 1
     return compute_reward(
