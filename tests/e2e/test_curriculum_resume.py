@@ -9,8 +9,8 @@ import pytest
 
 from trueloop.config import load_config
 from trueloop.pipelines.rescore import rescore_run
+from trueloop.pipelines.train import train_run as train
 from trueloop.tracking import TIMING_PREFIXES, read_metrics
-from trueloop.update.trainer import train
 
 pytestmark = pytest.mark.slow
 

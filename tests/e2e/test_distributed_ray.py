@@ -14,11 +14,11 @@ import torch
 
 from trueloop.config import load_config
 from trueloop.distributed import make_backend
+from trueloop.pipelines.train import train_run as train
 from trueloop.policy import build_tiny
 from trueloop.tasks import task_from_config
 from trueloop.tracking import TIMING_PREFIXES, read_metrics
 from trueloop.update.checkpoint import latest_step
-from trueloop.update.trainer import train
 
 ray = pytest.importorskip("ray")
 from trueloop.distributed.ray_backend import ClusterError, RayBackend  # noqa: E402

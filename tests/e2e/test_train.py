@@ -13,8 +13,8 @@ import torch
 
 from trueloop.config import load_config
 from trueloop.pipelines.prior import load_or_pretrain
+from trueloop.pipelines.train import train_run as train
 from trueloop.tracking import TIMING_PREFIXES, read_metrics
-from trueloop.update.trainer import train
 
 pytestmark = pytest.mark.slow
 

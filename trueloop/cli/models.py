@@ -28,7 +28,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from trueloop.policy.models import MODELS, check, model_dir
+    from trueloop.policy.models import MODELS, check, model_dir  # lazy: --help loads no torch
 
     for name, s in sorted(MODELS.items()):
         try:
@@ -41,7 +41,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_prepare(args: argparse.Namespace) -> int:
-    from trueloop.policy.models import prepare
+    from trueloop.policy.models import prepare  # lazy: --help loads no torch
 
     t0 = time.perf_counter()
     try:
