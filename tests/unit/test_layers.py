@@ -147,3 +147,14 @@ def test_every_lazy_import_of_trueloop_says_why() -> None:
             if targets(n) and "# lazy" not in said_above(lines, n.lineno - 1):
                 silent.append(f"{path}:{n.lineno}: {lines[n.lineno - 1].strip()}")
     assert silent == []
+
+
+def test_the_command_line_starts_without_the_model_stack() -> None:
+    """`trueloop --help` builds every command's parser; the lazy imports above exist for this."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from trueloop.cli import build_parser; build_parser(); "
+            "print(sorted(m for m in ('torch', 'transformers', 'sympy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
