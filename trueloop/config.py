@@ -457,6 +457,9 @@ def validate(cfg: RunConfig) -> None:
          "update.minibatches must divide prompts_per_step * group_size."),
         (cfg.eval.k >= 1 and cfg.eval.n_problems >= 1, "eval.k and eval.n_problems must be >= 1."),
         (0 <= cfg.prior.noise < 1, f"prior.noise must be in [0, 1); got {cfg.prior.noise}."),
+        (cfg.prior.warmup_steps >= 1,
+         f"prior.warmup_steps must be >= 1 (its warm-up divides by it); got "
+         f"{cfg.prior.warmup_steps}."),
         (cfg.audit.window >= 1 and cfg.audit.patience >= 1 and cfg.audit.shadow_sample >= 0
          and cfg.audit.lookback >= 0 and cfg.audit.min_rise > 0, "audit.window and "
          "audit.patience must be >= 1, audit.shadow_sample and audit.lookback >= 0 (shadow_sample "

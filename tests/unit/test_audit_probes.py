@@ -59,7 +59,7 @@ def test_labels_from_verdict_flags_and_heldout_groups() -> None:
 
 
 def test_audit_settings_are_checked_before_anything_runs(tmp_path) -> None:
-    from trueloop.pipelines.audit import AuditConfig, audit_run
+    from trueloop.pipelines.audit import InspectConfig, audit_run
 
     with pytest.raises(ValueError, match="problems must be at least 2"):
-        audit_run(tmp_path, AuditConfig(problems=1))
+        audit_run(tmp_path, InspectConfig(problems=1))

@@ -41,6 +41,7 @@ def test_config_is_frozen():
         (["--steps", "1.5"], "steps must be int"),
         (["--update.minibatches", "3"], "minibatches must divide"),
         (["--log.progress", "maybe"], "log.progress must be bool"),
+        (["--prior.warmup_steps", "0"], "prior.warmup_steps must be >= 1"),
     ],
 )
 def test_bad_values_are_refused_with_a_sentence(overrides, message):

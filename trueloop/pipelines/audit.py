@@ -40,9 +40,6 @@ MIN_LABELLED = 4
 # a probe label needs this many positive and negative episodes in both train and held-out sets
 
 
-AuditConfig = InspectConfig
-# the old name, until tests/unit/test_audit_probes.py imports InspectConfig; then delete it
-
 
 def validate(acfg: InspectConfig) -> None:
     checks = [
