@@ -49,8 +49,11 @@ test-fast: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check trueloop tests benchmarks examples
 
+# every benchmark with its defaults (math_external_build.py builds a table from files it is given;
+# machine.py and gpu_check.py are a helper and the GPU smoke check)
+BENCHES := $(filter-out benchmarks/math_external_build.py benchmarks/machine.py benchmarks/gpu_check.py,$(wildcard benchmarks/*.py))
 bench: $(STAMP)
-	for b in benchmarks/*.py; do $(BIN)/python $$b; done
+	for b in $(BENCHES); do $(BIN)/python $$b; done
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
