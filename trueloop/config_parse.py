@@ -102,12 +102,16 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
             value = tomllib.loads(f"v = {raw}")["v"]
         except tomllib.TOMLDecodeError:
             value = raw
-        node = out
-        *parents, leaf = key.replace("-", "_").split(".")
-        for p in parents:
-            node = node.setdefault(p, {})
-        node[leaf] = value
+        set_dotted(out, key.replace("-", "_"), value)
     return out
+
+
+def set_dotted(tree: dict[str, Any], key: str, value: Any) -> None:
+    """`tree["a"]["b"] = value` for key "a.b", making the tables on the way."""
+    *parents, leaf = key.split(".")
+    for p in parents:
+        tree = tree.setdefault(p, {})
+    tree[leaf] = value
 
 
 def only_tables(extra: dict[str, Any], tables: tuple[str, ...], why: str = "") -> dict[str, Any]:

@@ -26,7 +26,7 @@ from trueloop.config import (
     parse_overrides,
     to_dict,
 )
-from trueloop.config_parse import fields_help
+from trueloop.config_parse import fields_help, set_dotted
 from trueloop.tasks import task_from_config
 
 SHORTHANDS: tuple[tuple[str, type, str], ...] = (
@@ -93,11 +93,7 @@ def eval_config(args: argparse.Namespace, run: Path | None) -> tuple[RunConfig, 
     extra: dict[str, Any] = parse_overrides(args.overrides)
     for flag, _, key in SHORTHANDS:
         if getattr(args, flag) is not None:
-            node = extra
-            *tables, name = key.split(".")
-            for table in tables:
-                node = node.setdefault(table, {})
-            node[name] = getattr(args, flag)
+            set_dotted(extra, key, getattr(args, flag))
     given = sorted(_leaves(extra))
     changed = f"; overridden: {', '.join(given)}" if given else ""
     if run is not None:
