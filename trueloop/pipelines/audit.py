@@ -40,7 +40,6 @@ MIN_LABELLED = 4
 # a probe label needs this many positive and negative episodes in both train and held-out sets
 
 
-
 def validate(acfg: InspectConfig) -> None:
     checks = [
         (acfg.problems >= 2, f"problems must be at least 2 (one group to train on, one held "
