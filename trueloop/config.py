@@ -179,7 +179,8 @@ class UpdateConfig:
     # gradients are clipped to this total L2 norm before every optimizer step (update/grad_norm
     # logs the norm before clipping)
     epochs: int = 1
-    # optimisation passes over each rollout batch (ratios against the sampling logprobs)
+    # optimisation passes over each rollout batch (ratios against the old log-probs, see
+    # old_logprobs)
     minibatches: int = 1
     # optimizer steps per epoch
     eps_low: float = 0.2
@@ -210,6 +211,16 @@ class UpdateConfig:
     train_observations: bool = False
     # ABLATION ONLY: train observation/scaffolding tokens as if the policy wrote them (the bug
     # action_mask rules out; see docs/envs.md)
+    old_logprobs: Literal["sampler", "trainer"] = "sampler"
+    # what the PPO ratio is taken against: the sampler's log-probs as recorded, or the trainer's,
+    # recomputed before the update (one more forward; logs mismatch/*; docs/algorithms.md)
+    is_correction: Literal["none", "tis", "mis"] = "none"
+    # sampler/trainer mismatch correction (needs old_logprobs = "trainer"): none, truncated IS
+    # weights min(r, is_cap), or masked IS (r outside [1/is_cap, is_cap] dropped)
+    is_level: Literal["token", "sequence"] = "token"
+    # one importance ratio r per token, or per sequence (geometric mean over its action tokens)
+    is_cap: float = 2.0
+    # the correction's bound on r, > 1: tis caps r at it, mis keeps [1/is_cap, is_cap]
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import importlib.util
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from trueloop.config import CurriculumConfig, DistributedConfig, RunConfig
+    from trueloop.config import CurriculumConfig, DistributedConfig, RunConfig, UpdateConfig
 
 
 def validate(cfg: RunConfig) -> None:
@@ -61,12 +61,25 @@ def validate(cfg: RunConfig) -> None:
          "audit.stop_on_alarm needs a shadow verifier to alarm on; set audit.shadow = \"strict\"."),
         (set(cfg.prior.noisy) <= set(cfg.prior.mixture),
          f"prior.noisy cells must also be in prior.mixture; got noisy={list(cfg.prior.noisy)}."),
+        *update_checks(cfg.update),
         *curriculum_checks(cfg.curriculum),
         *distributed_checks(cfg.distributed),
     ]
     for ok, message in checks:
         if not ok:
             raise ValueError(message)
+
+
+def update_checks(u: UpdateConfig) -> list[tuple[bool, str]]:
+    return [
+        (u.is_correction == "none" or u.old_logprobs == "trainer",
+         f"update.is_correction = {u.is_correction!r} needs update.old_logprobs = \"trainer\" "
+         "(the correction weighs by pi_trainer / pi_sampler, which needs the trainer's "
+         f"log-probs); got old_logprobs = {u.old_logprobs!r}. Set --update.old_logprobs trainer "
+         "or --update.is_correction none."),
+        (u.is_cap > 1, "update.is_cap must be > 1 (tis caps the ratio at it, mis keeps "
+         f"[1/is_cap, is_cap]); got {u.is_cap}."),
+    ]
 
 
 def curriculum_checks(c: CurriculumConfig) -> list[tuple[bool, str]]:

@@ -123,6 +123,9 @@ REGISTRIES = {
     "update.advantage": "trueloop.update.advantages:ADVANTAGES",
     "update.loss_agg": "trueloop.update.losses:LOSS_AGGREGATIONS",
     "update.lr_decay": "trueloop.update.schedule:DECAYS",
+    "update.old_logprobs": "trueloop.update.step:OLD_LOGPROBS",
+    "update.is_correction": "trueloop.update.mismatch:CORRECTIONS",
+    "update.is_level": "trueloop.update.mismatch:LEVELS",
     "distributed.backend": "trueloop.distributed:BACKENDS",
 }
 # Literal choice fields -> the registry dict their names index

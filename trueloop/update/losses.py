@@ -9,6 +9,9 @@ arXiv 2503.14476), per token t of sequence i:
     ratio_it = exp(logp_it - old_logp_it)
     l_it     = -min(ratio_it * A_i, clip(ratio_it, 1 - eps_low, 1 + eps_high) * A_i)
 
+optionally times a detached per-token weight w_it (the importance weight that corrects for a
+sampler that is not the trainer, `trueloop.update.mismatch`; decoupled PPO, arXiv 2110.00641).
+
 A token is "clipped low" when ratio < 1 - eps_low and A < 0 and "clipped high" when
 ratio > 1 + eps_high and A > 0: exactly the tokens whose gradient the min() zeroes.
 
@@ -146,12 +149,15 @@ def policy_loss(
     agg: Literal["token", "sequence", "constant"] = "token",
     norm_len: int | None = None,
     totals: Totals | None = None,
+    weight: Tensor | None = None,
 ) -> LossOutput:
     """Clipped surrogate loss (minimised). logp/old_logp/mask (N, T), adv (N,).
 
     `agg` names the aggregation (`LOSS_AGGREGATIONS`); `norm_len`, the token budget, is read by
     "constant" (Dr. GRPO) only. With `totals` (a micro-batch of a larger minibatch) the loss
-    and every metric are this micro-batch's additive share.
+    and every metric are this micro-batch's additive share. `weight` (N, T), detached, multiplies
+    each token's loss before aggregation (the sampler/trainer mismatch correction,
+    `trueloop.update.mismatch`); None leaves the loss untouched.
     """
     reduce = aggregation(agg, norm_len)
     a = adv.detach().to(logp.dtype)[:, None]  # (N, 1), broadcast over tokens
@@ -159,6 +165,8 @@ def policy_loss(
     ratio = torch.exp(log_ratio)  # (N, T)
     clipped = ratio.clamp(1.0 - eps_low, 1.0 + eps_high)  # (N, T)
     per_token = -torch.minimum(ratio * a, clipped * a)  # (N, T)
+    if weight is not None:
+        per_token = weight.detach().to(per_token.dtype) * per_token  # (N, T)
     loss = reduce(per_token, mask, totals)
     with torch.no_grad():
         low = (ratio < 1.0 - eps_low) & (a < 0)  # (N, T)

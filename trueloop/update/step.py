@@ -1,5 +1,8 @@
 """One policy update on one rollout batch: `epochs` x `minibatches` optimizer steps with ratios
-against the sampling logprobs (PPO-style reuse, as in GRPO; epochs=1, minibatches=1 is on-policy).
+against fixed old log-probs (PPO-style reuse, as in GRPO; epochs=1, minibatches=1 is on-policy).
+The old log-probs are the sampler's as recorded, or the trainer's recomputed before the first step
+(`OLD_LOGPROBS`, `update.old_logprobs`); with the trainer's, the sampler/trainer mismatch is
+measured and optionally corrected (`trueloop.update.mismatch`).
 
 Legend: N = B*G episodes, T episode tokens (the batch's columns after the prompt). Every reduction
 (loss, KL, entropy, metrics) runs over `loss_mask`, which is the action mask.
@@ -10,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from collections import defaultdict
+from collections.abc import Callable
 
 import torch
 
@@ -17,6 +21,7 @@ from trueloop.config import UpdateConfig
 from trueloop.policy import Policy
 from trueloop.rollout import RolloutBatch, token_logprobs
 from trueloop.update.losses import Totals, kl_k3, policy_loss, token_mean, truncation_mask
+from trueloop.update.mismatch import measure
 
 
 def loss_mask(batch: RolloutBatch, cfg: UpdateConfig) -> torch.Tensor:
@@ -51,17 +56,64 @@ def as_if_sampled(policy: Policy, batch: RolloutBatch, temperature: float,
     return dataclasses.replace(wide, logprobs=logprobs)
 
 
-def reference_logprobs(ref_model, batch: RolloutBatch, temperature: float,
-                       cfg: UpdateConfig) -> torch.Tensor | None:
-    """(N, T) log-probs under the frozen reference, in micro-batches when those are set."""
-    if ref_model is None:
-        return None
+def frozen_logprobs(model, batch: RolloutBatch, temperature: float,
+                    cfg: UpdateConfig) -> torch.Tensor:
+    """(N, T) log-probs of the batch's tokens under `model`, no grad, in micro-batches when
+    those are set."""
     size = cfg.micro_batch_size or len(batch)
     with torch.no_grad():
-        return torch.cat([token_logprobs(ref_model, batch.select(slice(i, i + size)),
+        return torch.cat([token_logprobs(model, batch.select(slice(i, i + size)),
                                          temperature=temperature,
                                          logit_budget=cfg.logit_budget)[0]
                           for i in range(0, len(batch), size)])
+
+
+def reference_logprobs(ref_model, batch: RolloutBatch, temperature: float,
+                       cfg: UpdateConfig) -> torch.Tensor | None:
+    """(N, T) log-probs under the frozen reference; None without one."""
+    return None if ref_model is None else frozen_logprobs(ref_model, batch, temperature, cfg)
+
+
+def sampler_logprobs(policy: Policy, batch: RolloutBatch, temperature: float,
+                     cfg: UpdateConfig) -> torch.Tensor:
+    """(N, T) the sampler's log-probs, as recorded (`RolloutBatch.logprobs`): the behaviour
+    policy is the proximal one. Exact with the native engine, which samples with the trainer's
+    weights and kernels."""
+    return batch.logprobs[:, batch.prompt_width:]
+
+
+def trainer_logprobs(policy: Policy, batch: RolloutBatch, temperature: float,
+                     cfg: UpdateConfig) -> torch.Tensor:
+    """(N, T) the policy's log-probs of the sampled tokens before the first optimizer step, with
+    the update's own forward (autocast included), so the PPO ratio measures only how far the
+    policy moved: proximal = trainer, behaviour = sampler (decoupled PPO, arXiv 2110.00641)."""
+    with autocast(policy, cfg):
+        return frozen_logprobs(policy.model, batch, temperature, cfg)
+
+
+OLD_LOGPROBS: dict[str, Callable[..., torch.Tensor]] = {
+    "sampler": sampler_logprobs,
+    "trainer": trainer_logprobs,
+}
+# (policy, batch, temperature, cfg) -> (N, T): what the PPO ratio is taken against,
+# `update.old_logprobs`
+
+
+@dataclasses.dataclass(frozen=True)
+class Anchors:
+    """What the loss holds the policy against, fixed before the first optimizer step; each (N, T)
+    over the same rows as the (micro-)batch."""
+
+    old_logp: torch.Tensor
+    # the log-probs the PPO ratio is taken against (`OLD_LOGPROBS`)
+    ref_logp: torch.Tensor | None
+    # the frozen reference's, for the KL term; None without a reference
+    weight: torch.Tensor | None
+    # the mismatch correction's per-token weight; None = unweighted
+
+    def select(self, rows: slice) -> Anchors:
+        return Anchors(*(None if t is None else t[rows]
+                         for t in (self.old_logp, self.ref_logp, self.weight)))
 
 
 def optimize(
@@ -75,7 +127,8 @@ def optimize(
     max_new_tokens: int,
     ref_model=None,
 ) -> dict[str, float]:
-    """Run the update; returns averaged `update/*` metrics. `adv` is (N,): one per sequence.
+    """Run the update; returns averaged `update/*` metrics, and the batch's `mismatch/*` ones
+    when the old log-probs are the trainer's. `adv` is (N,): one per sequence.
 
     Each minibatch is one optimizer step. With `cfg.micro_batch_size` it is run in micro-batches
     whose losses are their additive shares of the minibatch loss (`losses.Totals`): gradients
@@ -84,7 +137,12 @@ def optimize(
     if cfg.train_observations:  # the ablation: observation tokens trained as if sampled
         batch = as_if_sampled(policy, batch, temperature, cfg)
     mask = loss_mask(batch, cfg)  # (N, T)
-    ref_logp = reference_logprobs(ref_model, batch, temperature, cfg)
+    old_logp = OLD_LOGPROBS[cfg.old_logprobs](policy, batch, temperature, cfg)  # (N, T)
+    mismatch = None
+    if cfg.old_logprobs == "trainer":  # only then is there a second opinion to compare with
+        mismatch = measure(sampler_logprobs(policy, batch, temperature, cfg), old_logp, mask, cfg)
+    anchors = Anchors(old_logp, reference_logprobs(ref_model, batch, temperature, cfg),
+                      mismatch.weight if mismatch else None)
     params = [p for p in policy.model.parameters() if p.requires_grad]
     n = adv.shape[0]
     size = n // cfg.minibatches
@@ -99,8 +157,8 @@ def optimize(
             for m0 in range(start, start + size, micro):
                 mrows = slice(m0, min(m0 + micro, start + size))
                 loss, metrics = minibatch_loss(policy, batch.select(mrows), adv[mrows],
-                                               mask[mrows], ref_logp, mrows, cfg, temperature,
-                                               max_new_tokens, totals)
+                                               mask[mrows], anchors.select(mrows), cfg,
+                                               temperature, max_new_tokens, totals)
                 loss.backward()
                 for k, v in metrics.items():
                     parts[k] += v
@@ -109,28 +167,28 @@ def optimize(
             stats["update/grad_norm"].append(grad_norm.item())
             for k, v in parts.items():
                 stats[k].append(v)
-    return {k: sum(v) / len(v) for k, v in stats.items()}
+    return {**{k: sum(v) / len(v) for k, v in stats.items()},
+            **(mismatch.metrics if mismatch else {})}
 
 
 def minibatch_loss(policy: Policy, mb: RolloutBatch, adv: torch.Tensor, mask: torch.Tensor,
-                   ref_logp: torch.Tensor | None, rows: slice, cfg: UpdateConfig,
-                   temperature: float, max_new_tokens: int,
+                   anchors: Anchors, cfg: UpdateConfig, temperature: float, max_new_tokens: int,
                    totals: Totals | None) -> tuple[torch.Tensor, dict[str, float]]:
-    """Loss of one (micro-)batch: clipped surrogate - entropy bonus + KL, and its metrics (each
-    an additive share of the minibatch figure when `totals` is given)."""
+    """Loss of one (micro-)batch: (weighted) clipped surrogate - entropy bonus + KL, and its
+    metrics (each an additive share of the minibatch figure when `totals` is given)."""
     with autocast(policy, cfg):
         logp, entropy = token_logprobs(policy.model, mb, temperature=temperature,
                                        logit_budget=cfg.logit_budget)  # (n, T)
-    old_logp = mb.logprobs[:, mb.prompt_width:]  # (n, T) recorded at sampling
-    out = policy_loss(logp, old_logp, adv, mask, eps_low=cfg.eps_low, eps_high=cfg.eps_high,
-                      agg=cfg.loss_agg, norm_len=max_new_tokens, totals=totals)
+    out = policy_loss(logp, anchors.old_logp, adv, mask, eps_low=cfg.eps_low,
+                      eps_high=cfg.eps_high, agg=cfg.loss_agg, norm_len=max_new_tokens,
+                      totals=totals, weight=anchors.weight)
     loss = out.loss
     ent = token_mean(entropy, mask, totals)
     if cfg.entropy_coef:
         loss = loss - cfg.entropy_coef * ent
     metrics = {**out.metrics, "update/entropy": ent.item()}
-    if ref_logp is not None:
-        kl = token_mean(kl_k3(logp, ref_logp[rows], mask), mask, totals)
+    if anchors.ref_logp is not None:
+        kl = token_mean(kl_k3(logp, anchors.ref_logp, mask), mask, totals)
         loss = loss + cfg.kl_coef * kl
         metrics["update/kl"] = kl.item()
     metrics["update/loss"] = loss.item()
