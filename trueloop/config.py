@@ -124,6 +124,15 @@ class RolloutConfig:
     draw: Literal["race", "cdf"] = "race"
     # token sampling: exponential race, or inverse CDF (one uniform per row: faster with a real
     # vocabulary; another token stream for the same seed)
+    engine: Literal["native", "vllm"] = "native"
+    # who samples: trueloop's own KV-cache loop, or vLLM (the `vllm` extra; token in / token out,
+    # weights synced every step, trueloop/rollout/vllm_engine.py, docs/models.md#engines)
+    engine_dtype: Literal["auto", "float32", "bfloat16"] = "auto"
+    # vllm: the sampler's weights; auto = the policy's dtype (bf16 sampling with an fp32 trainer
+    # is the mismatch `update.old_logprobs = "trainer"` and `update.is_correction` are for)
+    sync_max_gap: float = 0.05
+    # vllm: after each weight sync a fixed probe is scored by sampler and trainer; a mean
+    # |log-prob gap| above this ends the run (stale or failed sync); `rollout/sync_logp_gap`
 
 
 @dataclass(frozen=True)

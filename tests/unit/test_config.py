@@ -120,6 +120,7 @@ def test_the_help_writes_types_and_defaults_as_an_override_takes_them():
 REGISTRIES = {
     "policy.dtype": "trueloop.policy.hf:DTYPES",
     "rollout.draw": "trueloop.rollout.draw:DRAWS",
+    "rollout.engine": "trueloop.rollout.episodes:ENGINES",
     "update.advantage": "trueloop.update.advantages:ADVANTAGES",
     "update.loss_agg": "trueloop.update.losses:LOSS_AGGREGATIONS",
     "update.lr_decay": "trueloop.update.schedule:DECAYS",
@@ -130,6 +131,7 @@ REGISTRIES = {
 }
 # Literal choice fields -> the registry dict their names index
 UNREGISTERED = {
+    "rollout.engine_dtype": "vLLM's own dtype names, passed through (rollout.vllm_engine)",
     "update.autocast": "an on/off switch (update.step.autocast), no registry",
     "distributed.unit": "two sampling units (distributed.units.play_here), no registry",
     "curriculum.knob": "names a [task] field, checked below",

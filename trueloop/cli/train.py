@@ -41,6 +41,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"trueloop train: {e}", file=sys.stderr)
         return 2
     from trueloop.pipelines.train import train_run  # lazy: `trueloop --help` loads no torch
+    from trueloop.rollout.vllm_engine import EngineError  # lazy: as above
 
-    train_run(cfg, args.out, resume=args.resume)
+    try:
+        train_run(cfg, args.out, resume=args.resume)
+    except EngineError as e:  # the sampler, not the run's state: the checkpoints are intact
+        print(f"trueloop train: the sampling engine stopped the run: {e}. The last checkpoint in "
+              f"{args.out} is intact; fix the cause and continue with --resume.", file=sys.stderr)
+        return 1
     return 0

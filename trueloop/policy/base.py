@@ -23,6 +23,9 @@ class Policy:
     # a causal LM (possibly a peft.PeftModel wrapping one); device and dtype follow its parameters
     tokenizer: transformers.PreTrainedTokenizerBase
     # pad and eos are always defined (load_hf falls back to eos as pad)
+    version: int = 0
+    # the weights' version: +1 after each optimizer update (a sampling engine holding its own
+    # copy of the weights syncs when it changes; trueloop/rollout/vllm_engine.py)
 
     @property
     def device(self) -> torch.device:

@@ -19,7 +19,7 @@ L = P + T columns.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import torch
 import torch.nn.functional as F
@@ -49,6 +49,9 @@ class RolloutBatch:
     # (N,) what happened in each episode (turns, stop reason, tools, verdict once verified)
     group_size: int
     pad_id: int = 0
+    engine: dict[str, float] = field(default_factory=dict)
+    # the sampler's own figures for this batch (vLLM: `rollout/sync_logp_gap` when weights were
+    # synced for it, `rollout/weight_version`, the weights' version it was sampled with)
 
     def __len__(self) -> int:
         return self.input_ids.shape[0]
@@ -89,6 +92,9 @@ class RolloutBatch:
     def to(self, device: torch.device | str) -> RolloutBatch:
         return replace(self, **{k: getattr(self, k).to(device) for k in TENSORS})
 
+    def with_engine(self, engine: dict[str, float]) -> RolloutBatch:
+        return replace(self, engine=dict(engine))
+
     def with_episodes(self, episodes: list[Episode]) -> RolloutBatch:
         if len(episodes) != len(self):
             raise ValueError(f"with_episodes needs {len(self)} episodes; got {len(episodes)}.")
@@ -122,4 +128,5 @@ def concat_batches(batches: list[RolloutBatch]) -> RolloutBatch:
 
     return RolloutBatch(**{k: cat(k) for k in TENSORS}, prompt_width=p,
                         episodes=[e for b in batches for e in b.episodes],
-                        group_size=batches[0].group_size, pad_id=pad)
+                        group_size=batches[0].group_size, pad_id=pad,
+                        engine={k: v for b in batches for k, v in b.engine.items()})

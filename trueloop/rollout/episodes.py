@@ -351,11 +351,34 @@ class _Runner:
             group_size=group_size, pad_id=self.pad)
 
 
+def _native(policy: Policy, envs: list[Env], cfg: RolloutConfig, *,
+            generator: torch.Generator | None, group_size: int, seeds: list[int]) -> RolloutBatch:
+    with torch.inference_mode():
+        runner = _Runner(policy, envs, cfg, generator, seeds)
+        logits = runner.start(group_size)
+        k = 0
+        while logits is not None:
+            logits = runner.turn(k, logits)
+            k += 1
+    return runner.batch(group_size)  # outside inference mode: the update backpropagates
+
+
+def _vllm(policy: Policy, envs: list[Env], cfg: RolloutConfig, **kw) -> RolloutBatch:
+    from trueloop.rollout.vllm_engine import run_episodes_vllm  # lazy: the optional vllm extra
+
+    return run_episodes_vllm(policy, envs, cfg, **kw)
+
+
+ENGINES = {"native": _native, "vllm": _vllm}
+# rollout.engine -> the function that samples the episodes (same arguments, same batch)
+
+
 def run_episodes(policy: Policy, envs: list[Env], cfg: RolloutConfig, *,
                  generator: torch.Generator | None = None, group_size: int = 1,
                  seeds: list[int] | None = None) -> RolloutBatch:
     """Run one episode per env (envs made by `task.make_env`, G per problem contiguously when
-    `group_size` > 1) and return the batch. Verification is separate (`envs.verify_episodes`)."""
+    `group_size` > 1) on `cfg.engine` and return the batch. Verification is separate
+    (`envs.verify_episodes`)."""
     if not envs or cfg.max_new_tokens < 1 or group_size < 1:
         raise ValueError(f"run_episodes needs >= 1 env, max_new_tokens >= 1 and group_size >= 1; "
                          f"got {len(envs)} envs, max_new_tokens={cfg.max_new_tokens}, "
@@ -364,13 +387,7 @@ def run_episodes(policy: Policy, envs: list[Env], cfg: RolloutConfig, *,
     was_training = policy.model.training
     policy.model.eval()  # no dropout while sampling, whatever mode the caller left it in
     try:
-        with torch.inference_mode():
-            runner = _Runner(policy, envs, cfg, generator, seeds)
-            logits = runner.start(group_size)
-            k = 0
-            while logits is not None:
-                logits = runner.turn(k, logits)
-                k += 1
+        return ENGINES[cfg.engine](policy, envs, cfg, generator=generator,
+                                   group_size=group_size, seeds=seeds)
     finally:
         policy.model.train(was_training)
-    return runner.batch(group_size)

@@ -117,6 +117,7 @@ def update(s: TrainState, c: Collected, adv: torch.Tensor, cfg: RunConfig) -> di
                    temperature=cfg.rollout.temperature,
                    max_new_tokens=cfg.rollout.max_new_tokens, ref_model=s.ref_model)
     s.scheduler.step()
+    s.policy.version += 1
     s.policy.model.eval()
     return upd
 
@@ -149,6 +150,7 @@ def step_metrics(c: Collected, adv: torch.Tensor, seconds: dict[str, float]) -> 
         "rollout/length_mean": lengths.mean().item(),
         "rollout/truncated_frac": sum(f == "length" for f in c.batch.finish_reasons) / len(lengths),
         "rollout/rounds": c.rounds,
+        **c.batch.engine,
         **episode_metrics(c.batch.episodes),
         **verdict_metrics(c.verdicts), **audit_step(c.problems, c.batch, c.verdicts),
         **c.components, **seconds,

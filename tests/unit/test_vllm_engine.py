@@ -1,0 +1,152 @@
+"""`rollout.engine = "vllm"`: the native engine's episode contract on vLLM (token identity, masks,
+every end rule), the weight sync and its probe, and a training run on it.
+
+Needs the `vllm` extra (`make test-vllm` builds .venv-vllm for it and sets TRUELOOP_REQUIRE_VLLM,
+which turns a missing vLLM into a failure instead of a skip). One engine serves the module."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+import torch
+from test_episodes import LETTERS, CountEnv, assert_recomputed_logprobs_equal, play, problem
+
+from trueloop.config import RunConfig
+from trueloop.policy import Policy, build_tiny
+
+pytestmark = pytest.mark.slow
+
+if os.environ.get("TRUELOOP_REQUIRE_VLLM"):
+    import vllm  # noqa: F401  a missing engine fails here, never skips
+else:
+    pytest.importorskip("vllm")
+
+from trueloop.rollout.vllm_engine import EngineError, engine_for  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tiny() -> Policy:
+    return build_tiny("0.5m", seed=0)
+
+
+def test_multi_turn_ids_masks_and_logprobs_hold_on_vllm(tiny: Policy) -> None:
+    envs = [CountEnv(problem(i // 2)) for i in range(8)]
+    b = play(tiny, envs, seed=1, engine="vllm")
+    assert sum(e.stop_reason == "done" for e in b.episodes) >= 6
+    assert max(len(e.turns) for e in b.episodes) == 3
+    assert_recomputed_logprobs_equal(tiny, b)  # vLLM's log-probs are the trainer's (fp32)
+    tok, p = tiny.tokenizer, b.prompt_width
+    for row, ep in enumerate(b.episodes):
+        ids, act = b.input_ids[row, p:].tolist(), b.action_mask[row, p:].tolist()
+        turn = b.turn_index[row, p:].tolist()
+        for k, t in enumerate(ep.turns):
+            mine = [i for i, a, tk in zip(ids, act, turn, strict=True) if a and tk == k]
+            obs = [i for i, a, tk in zip(ids, act, turn, strict=True) if not a and tk == k]
+            if k < len(ep.turns) - 1 or ep.stop_reason == "done":  # ended by a stop string
+                last = tok.decode(mine[-1:])
+                assert last in LETTERS or last == tok.eos_token
+                assert tok.decode(mine, skip_special_tokens=True) == t.action + last.replace(
+                    tok.eos_token, "")
+            if t.observation is None:
+                assert obs == []
+            else:  # the observation follows the action, untrained
+                assert t.observation in tok.decode(obs)
+        assert ep.action_tokens == sum(act)
+    assert tiny.version == 0 and b.engine["rollout/weight_version"] == 0.0
+
+
+@pytest.mark.parametrize(("options", "env_turns", "reason"), [
+    ({}, 1, "done"),
+    ({"stop": (), "max_new_tokens": 3}, 5, "turn_length"),
+    ({"max_turns": 2}, 50, "max_turns"),
+    ({"max_episode_tokens": 3, "max_new_tokens": 8}, 50, "max_tokens"),
+    ({"max_context": 40, "max_new_tokens": 8}, 50, "context"),
+])
+def test_every_stop_reason_is_reached_on_vllm(tiny: Policy, options, env_turns: int,
+                                             reason: str) -> None:
+    envs = [CountEnv(problem(i // 2), turns=env_turns) for i in range(4)]
+    b = play(tiny, envs, seed=5, engine="vllm", **{"max_turns": 50, **options})
+    reasons = [e.stop_reason for e in b.episodes]
+    assert reasons.count(reason) >= 3, reasons
+    assert b.attention_mask.sum(1).max() <= options.get("max_context", 256)
+    assert_recomputed_logprobs_equal(tiny, b)
+
+
+def test_same_seed_same_episodes_on_vllm(tiny: Policy) -> None:
+    one, two = (play(tiny, [CountEnv(problem(i // 2)) for i in range(4)], seed=7, engine="vllm")
+                for _ in range(2))
+    assert torch.equal(one.input_ids, two.input_ids)
+
+
+def test_a_skipped_sync_is_caught_by_the_probe(monkeypatch) -> None:
+    policy = build_tiny("0.5m", seed=1)
+    play(policy, [CountEnv(problem(0))], g=1, engine="vllm")  # starts the engine, syncs v0
+    engine = engine_for(policy, RunConfig().rollout)
+    with torch.no_grad():  # what an optimizer step does, and the sync that never happens
+        for p in policy.model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    policy.version += 1
+    monkeypatch.setattr(engine.llm, "collective_rpc", lambda *a, **k: None)
+    with pytest.raises(EngineError, match="sync_max_gap"):
+        play(policy, [CountEnv(problem(0))], g=1, engine="vllm")
+    monkeypatch.undo()  # a real sync: the gap closes
+    b = play(policy, [CountEnv(problem(0))], g=1, engine="vllm")
+    assert b.engine["rollout/sync_logp_gap"] < 1e-4
+
+
+def test_training_on_vllm_syncs_every_step_and_measures_no_mismatch(tmp_path) -> None:
+    from trueloop.config import load_config
+    from trueloop.update.trainer import train
+
+    cfg = load_config(None, ["--steps", "3", "--rollout.engine", "vllm",
+                             "--rollout.prompts_per_step", "4", "--rollout.group_size", "4",
+                             "--update.old_logprobs", "trainer", "--update.is_correction", "tis",
+                             "--log.progress", "false"])
+    train(cfg, tmp_path)
+    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["rollout/weight_version"] for r in rows] == [0.0, 1.0, 2.0]
+    assert all(r["rollout/sync_logp_gap"] < 1e-4 for r in rows)
+    assert all(r["mismatch/logp_abs_max"] < 1e-3 for r in rows)  # fp32 sampler == trainer
+
+
+def test_a_lora_policy_syncs_its_adapter_as_a_new_request() -> None:
+    pytest.importorskip("peft")
+    from trueloop.policy.hf import apply_lora
+
+    policy = apply_lora(build_tiny("0.5m", seed=2), 4)
+    b = play(policy, [CountEnv(problem(0))], g=1, engine="vllm")
+    assert b.engine["rollout/sync_logp_gap"] < 1e-4
+    with torch.no_grad():  # a trained adapter (lora_B starts at zero: the base model)
+        for name, p in policy.model.named_parameters():
+            if "lora_B" in name:
+                p.add_(0.5 * torch.randn_like(p))
+    policy.version += 1
+    b = play(policy, [CountEnv(problem(0))], g=1, engine="vllm")
+    engine = engine_for(policy, RunConfig().rollout)
+    assert engine.lora_request.lora_int_id == 2 and b.engine["rollout/weight_version"] == 1.0
+    assert b.engine["rollout/sync_logp_gap"] < 1e-4  # vLLM samples with the new adapter
+    assert_recomputed_logprobs_equal(policy, b)
+    request, engine.lora_request = engine.lora_request, None
+    try:  # the probe can tell: without the adapter vLLM is the base model, far from the trainer
+        assert engine.probe_gap(policy) > 10 * b.engine["rollout/sync_logp_gap"] + 1e-3
+    finally:
+        engine.lora_request = request
+
+
+def test_a_missing_or_failing_engine_is_a_sentence(monkeypatch, tmp_path, capsys) -> None:
+    import trueloop.rollout.vllm_engine as ve
+    from trueloop.cli import main
+
+    def no_vllm():
+        raise EngineError(ve.INSTALL)
+
+    monkeypatch.setattr(ve, "_vllm", no_vllm)
+    monkeypatch.setattr(ve, "_ENGINES", type(ve._ENGINES)())
+    config = tmp_path / "run.toml"
+    config.write_text('steps = 2\n[rollout]\nengine = "vllm"\nprompts_per_step = 2\n'
+                      'group_size = 2\n[log]\nprogress = false\n')
+    assert main(["train", str(config), "--out", str(tmp_path / "run")]) == 1
+    err = capsys.readouterr().err
+    assert "pip install 'trueloop[vllm]'" in err and "--resume" in err
