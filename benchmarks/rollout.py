@@ -9,10 +9,14 @@ The ceiling: `bare_decode_tok_s` is the rate of the model's own batched decode s
 rows, one token each, in a preallocated KV cache, max_new_tokens steps after one prefill; no
 sampling, no bookkeeping, no early stops), and `fraction_of_bare_decode` trueloop's rate over it.
 A named model (`--model smollm2-135m`, prepared by `trueloop models prepare`) is prompted through
-its chat template. Prints ONE JSON line.
+its chat template. `--engine vllm` adds vLLM (`rollout.engine = "vllm"`, the `vllm` extra: run
+it from .venv-vllm) on the same prompts and shapes, and `speedup_vs_native` /
+`speedup_vs_generate` for it; its engine starts during the warm-up, outside the timing. Prints ONE
+JSON line.
 
     .venv/bin/python benchmarks/rollout.py --size small --prompts 16 --group 8 --max-new-tokens 64
     .venv/bin/python benchmarks/rollout.py --model smollm2-135m --prompts 8 --group 8 --threads 2
+    .venv-vllm/bin/python benchmarks/rollout.py --engine vllm --model smollm2-135m --prompts 8
 """
 
 from __future__ import annotations
@@ -57,6 +61,10 @@ def encode_prompts(policy: Policy, prompts: list[str]) -> tuple[torch.Tensor, to
 def run_trueloop(policy: Policy, prompts: list[str], cfg: RolloutConfig, seed: int) -> int:
     batch = sample(policy, prompts, cfg, generator=torch.Generator(policy.device).manual_seed(seed))
     return int(batch.action_mask.sum())
+
+
+def run_vllm(policy: Policy, prompts: list[str], cfg: RolloutConfig, seed: int) -> int:
+    return run_trueloop(policy, prompts, dataclasses.replace(cfg, engine="vllm"), seed)
 
 
 def run_generate(policy: Policy, prompts: list[str], cfg: RolloutConfig, seed: int) -> int:
@@ -139,6 +147,10 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=0, help="torch threads; 0 = torch default")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
+    ap.add_argument("--engine", default="native", choices=["native", "vllm"],
+                    help="vllm: time vLLM too, beside the native engine and generate")
+    ap.add_argument("--vllm-dtype", default="auto", choices=["auto", "float32", "bfloat16"],
+                    help="rollout.engine_dtype for vLLM")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -146,14 +158,18 @@ def main() -> None:
     prompts = make_prompts(policy, args.prompts)
     cfg = RolloutConfig(prompts_per_step=args.prompts, group_size=args.group,
                         max_new_tokens=args.max_new_tokens, temperature=args.temperature,
-                        top_p=args.top_p, top_k=args.top_k, draw=args.draw)
-    for fn in (run_trueloop, run_generate):  # warm-up (allocator, kernels, lazy imports)
+                        top_p=args.top_p, top_k=args.top_k, draw=args.draw,
+                        engine_dtype=args.vllm_dtype)
+    engines = {"trueloop": run_trueloop, "hf_generate": run_generate}
+    if args.engine == "vllm":
+        engines["vllm"] = run_vllm
+    for fn in engines.values():  # warm-up (allocator, kernels, lazy imports, vLLM's start)
         fn(policy, prompts[:2], cfg, 0)
     run_bare_decode(policy, prompts[:2], dataclasses.replace(cfg, max_new_tokens=2), 0)
-    runs: dict[str, list[dict]] = {"trueloop": [], "hf_generate": [], "bare_decode": []}
+    runs: dict[str, list[dict]] = {**{k: [] for k in engines}, "bare_decode": []}
     for r in range(args.repeats):
-        runs["trueloop"].append(best_rate(run_trueloop, policy, prompts, cfg, r))
-        runs["hf_generate"].append(best_rate(run_generate, policy, prompts, cfg, r))
+        for name, fn in engines.items():
+            runs[name].append(best_rate(fn, policy, prompts, cfg, r))
         tokens, seconds = run_bare_decode(policy, prompts, cfg, r)
         runs["bare_decode"].append({"tokens": tokens, "seconds": seconds,
                                     "tok_s": tokens / seconds})
@@ -171,6 +187,10 @@ def main() -> None:
         "speedup": round(best["trueloop"]["tok_s"] / best["hf_generate"]["tok_s"], 2),
         "fraction_of_bare_decode": round(best["trueloop"]["tok_s"] / best["bare_decode"]["tok_s"],
                                          3),
+        **({"vllm_tok_s": round(best["vllm"]["tok_s"], 1),
+            "speedup_vs_native": round(best["vllm"]["tok_s"] / best["trueloop"]["tok_s"], 2),
+            "speedup_vs_generate": round(best["vllm"]["tok_s"] / best["hf_generate"]["tok_s"], 2)}
+           if "vllm" in best else {}),
         "load_avg_end": [round(x, 2) for x in os.getloadavg()],
         "runs": {k: [{kk: round(vv, 4) for kk, vv in x.items()} for x in v]
                  for k, v in runs.items()},

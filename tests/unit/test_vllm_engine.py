@@ -150,3 +150,51 @@ def test_a_missing_or_failing_engine_is_a_sentence(monkeypatch, tmp_path, capsys
     assert main(["train", str(config), "--out", str(tmp_path / "run")]) == 1
     err = capsys.readouterr().err
     assert "pip install 'trueloop[vllm]'" in err and "--resume" in err
+
+
+def test_a_bf16_sampler_shows_mismatch_and_tis_bounds_what_none_does_not(tiny: Policy) -> None:
+    from trueloop.config import UpdateConfig
+    from trueloop.update.mismatch import measure
+    from trueloop.update.step import loss_mask, trainer_logprobs
+
+    b = play(tiny, [CountEnv(problem(i // 4)) for i in range(16)], seed=9, engine="vllm",
+             engine_dtype="bfloat16", max_new_tokens=16)
+    mask = loss_mask(b, UpdateConfig())
+    old = trainer_logprobs(tiny, b, 1.0, UpdateConfig())  # the fp32 trainer
+    sampler = b.logprobs[:, b.prompt_width:]
+    cap = 1.001  # bf16 noise on this model: max ratio about 1.002
+    none = measure(sampler, old, mask, UpdateConfig(old_logprobs="trainer", is_cap=cap))
+    tis = measure(sampler, old, mask, UpdateConfig(old_logprobs="trainer", is_correction="tis",
+                                                   is_cap=cap))
+    print(none.metrics)  # the bf16 figures, for docs/models.md
+    assert 1e-4 < none.metrics["mismatch/logp_abs_mean"] < 0.5  # bf16 vs fp32 (fp32: 1e-6)
+    assert none.weight is None and none.metrics["mismatch/is_ratio_max"] > cap  # unbounded
+    assert tis.metrics["mismatch/is_clip_frac"] > 0
+    assert float(tis.weight[mask.bool()].max()) <= cap * (1 + 1e-6)  # cap in float32
+
+
+def test_an_engine_that_dies_mid_run_ends_it_with_a_sentence_and_resume_finishes(
+        monkeypatch, tmp_path, capsys) -> None:
+    import trueloop.rollout.vllm_engine as ve
+    from trueloop.cli import main
+
+    config = tmp_path / "run.toml"
+    config.write_text('steps = 3\n[rollout]\nengine = "vllm"\nprompts_per_step = 2\n'
+                      'group_size = 2\n[log]\nprogress = false\ncheckpoint_every = 1\n')
+    real, calls = ve.VLLMEngine.generate, []
+
+    def dies_at_the_third_step(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise ve.EngineError("vLLM failed while sampling: RuntimeError: worker died")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(ve.VLLMEngine, "generate", dies_at_the_third_step)
+    out = tmp_path / "run"
+    assert main(["train", str(config), "--out", str(out)]) == 1
+    assert "worker died" in capsys.readouterr().err
+    assert len((out / "metrics.jsonl").read_text().splitlines()) == 2  # steps 0 and 1 kept
+    monkeypatch.undo()
+    assert main(["train", str(config), "--out", str(out), "--resume"]) == 0
+    steps = [json.loads(x)["step"] for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [0, 1, 2]

@@ -76,8 +76,7 @@ class VLLMEngine:
         if policy.is_lora:  # vLLM holds the frozen base; the adapters travel on each sync
             base = copy.deepcopy(policy.model).unload()
         base.save_pretrained(self.folder / "base", safe_serialization=True)
-        dtype = (cfg.engine_dtype if cfg.engine_dtype != "auto"
-                 else str(next(policy.model.parameters()).dtype).removeprefix("torch."))
+        dtype = _dtype(policy, cfg)
         context = getattr(policy.model.config, "max_position_embeddings", 0) or 2048
         context = min(context, cfg.max_context or context)
         lora = {}
@@ -161,6 +160,13 @@ class VLLMEngine:
         return results
 
 
+def _dtype(policy: Policy, cfg: RolloutConfig) -> str:
+    """The sampler's dtype: `rollout.engine_dtype`, or the policy's own under "auto"."""
+    if cfg.engine_dtype != "auto":
+        return cfg.engine_dtype
+    return str(next(policy.model.parameters()).dtype).removeprefix("torch.")
+
+
 def kv_bytes(policy: Policy, dtype: str, context: int) -> int:
     """Bytes of KV cache for max(KV_TOKENS, 2 contexts) tokens of this model in `dtype`."""
     c = policy.model.config
@@ -171,9 +177,9 @@ def kv_bytes(policy: Policy, dtype: str, context: int) -> int:
 
 
 def engine_for(policy: Policy, cfg: RolloutConfig, seed: int = 0) -> VLLMEngine:
-    """The policy's engine, started on first use."""
+    """The policy's engine, started on first use (and again for another `engine_dtype`)."""
     engine = _ENGINES.get(policy.model)
-    if engine is None:
+    if engine is None or engine.dtype != _dtype(policy, cfg):
         for old in list(_ENGINES.values()):  # one engine at a time: memory
             old.llm = None
         _ENGINES.clear()
