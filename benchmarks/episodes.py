@@ -7,14 +7,18 @@ meets one every len(vocab)/len(stop) tokens on average), so actions vary in leng
 do. Single-turn: one completion per episode, capped at the multi-turn side's mean sampled tokens
 per episode (no stop strings). The ratio is multi-turn tokens/s over single-turn tokens/s: the
 price of turns (observation prefill, env steps, masked holes while rows wait for the turn to end).
-Prints one JSON line.
+`--engine vllm` (from .venv-vllm) runs both sides on vLLM and adds the native engine's multi-turn
+rate on the same episodes and `speedup_vs_native`; vLLM's context is the model's (256 tokens for
+the small tiny model), so keep H x turn tokens under it (`--turns 1 2 4`). Prints one JSON line.
 
     python benchmarks/episodes.py [--size small] [--turns 1 2 4 8] [--repeats 3]
+    .venv-vllm/bin/python benchmarks/episodes.py --engine vllm --turns 1 2 4
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 import sys
@@ -71,6 +75,7 @@ def main() -> None:
     ap.add_argument("--stop-chars", default="abcdefgh", help="characters that end an action")
     ap.add_argument("--turns", type=int, nargs="+", default=[1, 2, 4, 8])
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--engine", default="native", choices=["native", "vllm"])
     args = ap.parse_args()
     torch.set_num_threads(max(1, torch.get_num_threads()))
     policy = build_tiny(args.size, seed=0)
@@ -79,12 +84,14 @@ def main() -> None:
     results = {}
     for h in args.turns:
         multi = RolloutConfig(max_new_tokens=args.turn_tokens, max_turns=h, stop=stops,
-                              max_context=1 << 16)
+                              max_context=1 << 16, engine=args.engine)
+        timed(policy, [Turns(p, h) for p in probs[:2] for _ in range(g)], multi, g)  # warm-up
         runs = [timed(policy, [Turns(p, h) for p in probs for _ in range(g)], multi, g)
                 for _ in range(args.repeats)]
         tokens = runs[0][1]
         per_episode = max(1, round(tokens / (len(probs) * g)))
-        single = RolloutConfig(max_new_tokens=per_episode, max_context=1 << 16)
+        single = RolloutConfig(max_new_tokens=per_episode, max_context=1 << 16,
+                               engine=args.engine)
         sruns = [timed(policy, [Turns(p, 1) for p in probs for _ in range(g)], single, g)
                  for _ in range(args.repeats)]
         m_tps = tokens / statistics.median(r[0] for r in runs)
@@ -94,6 +101,13 @@ def main() -> None:
                            "single_tokens_per_s": round(s_tps, 1),
                            "ratio": round(m_tps / s_tps, 3), "turns_mean": round(turns, 2),
                            "tokens_per_episode": per_episode}
+        if args.engine != "native":
+            native = dataclasses.replace(multi, engine="native")
+            nruns = [timed(policy, [Turns(p, h) for p in probs for _ in range(g)], native, g)
+                     for _ in range(args.repeats)]
+            n_tps = nruns[0][1] / statistics.median(r[0] for r in nruns)
+            results[str(h)] |= {"native_multi_tokens_per_s": round(n_tps, 1),
+                                "speedup_vs_native": round(m_tps / n_tps, 3)}
     print(json.dumps({"benchmark": "episodes", "hardware": hardware(), "commit": commit(),
                       "config": vars(args), "by_turns": results}))
 
