@@ -19,7 +19,7 @@ from trueloop.report.run import series, smooth
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 EVIL = "<script>alert('pwned')</script><img src=x onerror=alert(1)>"
 METRIC_PLOTS = {"reward", "length", "episodes", "reasons", "hacks", "update", "reward_terms",
-                "time", "curriculum", "compute", "shadow"}
+                "time", "curriculum", "compute", "shadow", "sampler"}
 EVAL_PLOTS = {"passk", "levels"}
 
 
@@ -43,7 +43,11 @@ def metrics_rows(n: int, seed: int = 0) -> list[dict]:
                "curriculum/level": float(1 + step // 10),
                f"curriculum/pass_rate/{1 + step // 10}": acc,
                "audit/sample_train_accuracy": acc, "audit/shadow_accuracy": acc / 2,
-               "audit/shadow_disagreement": acc / 2, "audit/alarm": float(step >= n // 2)}
+               "audit/shadow_disagreement": acc / 2, "audit/alarm": float(step >= n // 2),
+               "rollout/sync_logp_gap": 1e-6 * (1 + rng.random()),
+               "mismatch/logp_abs_mean": 1e-3, "mismatch/logp_abs_max": 4e-3,
+               "mismatch/is_ratio_mean": 1.0, "mismatch/is_ratio_max": 1.002,
+               "mismatch/is_ess": 0.99, "mismatch/is_clip_frac": 0.01}
         if step % 5 == 0:  # rates only for reasons/flags seen that step
             row.update({"verify/reason/wrong": 0.8 - acc, "verify/reason/no_answer": 0.2,
                         "verify/flag/hack:echo": 0.1, "verify/hack_rate": 0.1})

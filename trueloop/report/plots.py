@@ -227,6 +227,33 @@ def plot_update(run: RunData) -> Figure | None:
     return fig
 
 
+SAMPLER_PANELS = (
+    (("mismatch/logp_abs_mean", "mismatch/logp_abs_max", "rollout/sync_logp_gap"),
+     "|log p sampler - log p trainer|"),
+    (("mismatch/is_ratio_mean", "mismatch/is_ratio_max", "mismatch/is_ess"), "IS ratio, ESS"),
+    (("mismatch/is_clip_frac",), "share capped / dropped"),
+)
+# (keys, y label) per panel of the sampler plot
+
+
+def plot_sampler(run: RunData) -> Figure | None:
+    """Sampler vs trainer: log-prob gap, sync probe, IS ratios (vLLM / old_logprobs = trainer)."""
+    panels = [(ks, label) for ks, label in SAMPLER_PANELS
+              if any(series(run.rows, k)[0] for k in ks)]
+    if not panels:
+        return None
+    fig, axes = _figure(len(panels), cols=len(panels))
+    for ax, (ks, label) in zip(axes, panels, strict=True):
+        for k in ks:
+            steps, values = series(run.rows, k)
+            if steps:
+                _curve(ax, steps, values, label=k.split("/", 1)[1])
+        if "|log p" in label:
+            ax.set_yscale("symlog", linthresh=1e-6)
+        _finish(ax, label, label)
+    return fig
+
+
 def _pass_keys(result: dict[str, Any]) -> list[tuple[str, str]]:
     k = result.get("k", 1)
     return [("pass@1", "pass@1_ci"), (f"pass@{k}", f"pass@{k}_ci")] if k != 1 else [
@@ -356,6 +383,7 @@ PLOTS: dict[str, Callable[[RunData], Figure | None]] = {
     "hacks": plot_hacks,
     "shadow": plot_shadow,
     "update": plot_update,
+    "sampler": plot_sampler,
     "reward_terms": plot_reward_terms,
     "time": plot_time,
     "curriculum": plot_curriculum,
