@@ -146,14 +146,18 @@ def test_env_error_ends_the_episode_and_leaves_the_loss(tiny: Policy) -> None:
     assert mask[0].sum() == 0 and mask[1].sum() > 0
 
 
-@pytest.mark.parametrize(("options", "env_turns", "reason"), [
+STOP_CASES = [
     ({}, 1, "done"),
     ({"stop": (), "max_new_tokens": 3}, 5, "turn_length"),
     ({"max_turns": 2}, 50, "max_turns"),
     ({"max_episode_tokens": 3, "max_new_tokens": 8}, 50, "max_tokens"),
     ({"max_context": 40, "max_new_tokens": 8}, 50, "context"),
     ({"episode_timeout_s": 1e-9}, 50, "timeout"),
-])
+]
+# (rollout options, turns the env wants, the stop reason most episodes must end with)
+
+
+@pytest.mark.parametrize(("options", "env_turns", "reason"), STOP_CASES)
 def test_every_stop_reason_is_reached(tiny: Policy, options, env_turns: int, reason: str) -> None:
     seen_positions: list[int] = []
 

@@ -11,7 +11,14 @@ import os
 
 import pytest
 import torch
-from test_episodes import LETTERS, CountEnv, assert_recomputed_logprobs_equal, play, problem
+from test_episodes import (
+    LETTERS,
+    STOP_CASES,
+    CountEnv,
+    assert_recomputed_logprobs_equal,
+    play,
+    problem,
+)
 
 from trueloop.config import RunConfig
 from trueloop.policy import Policy, build_tiny
@@ -57,13 +64,7 @@ def test_multi_turn_ids_masks_and_logprobs_hold_on_vllm(tiny: Policy) -> None:
     assert tiny.version == 0 and b.engine["rollout/weight_version"] == 0.0
 
 
-@pytest.mark.parametrize(("options", "env_turns", "reason"), [
-    ({}, 1, "done"),
-    ({"stop": (), "max_new_tokens": 3}, 5, "turn_length"),
-    ({"max_turns": 2}, 50, "max_turns"),
-    ({"max_episode_tokens": 3, "max_new_tokens": 8}, 50, "max_tokens"),
-    ({"max_context": 40, "max_new_tokens": 8}, 50, "context"),
-])
+@pytest.mark.parametrize(("options", "env_turns", "reason"), STOP_CASES)
 def test_every_stop_reason_is_reached_on_vllm(tiny: Policy, options, env_turns: int,
                                              reason: str) -> None:
     envs = [CountEnv(problem(i // 2), turns=env_turns) for i in range(4)]
