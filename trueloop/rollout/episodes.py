@@ -101,6 +101,18 @@ class _Row:
     def n_action(self) -> int:
         return sum(self.action)
 
+    def extend(self, ids: list[int], turn: int, logp: list[float] | None = None) -> None:
+        """Append tokens of turn `turn`: sampled ones with their log-probs, or (logp None)
+        observation/scaffolding tokens the policy did not sample."""
+        self.ids += ids
+        self.action += [0 if logp is None else 1] * len(ids)
+        self.turn += [turn] * len(ids)
+        self.logp += [0.0] * len(ids) if logp is None else logp
+
+    def no_room(self, max_new_tokens: int, context: int) -> bool:
+        """The end rule `context`: history plus a full turn would not fit."""
+        return len(self.prompt) + len(self.ids) + max_new_tokens > context
+
     def episode(self) -> Episode:
         n_act = self.n_action
         return Episode(self.env.problem.id, tuple(self.turns), self.stop or "done", n_act,
@@ -194,7 +206,7 @@ class _Runner:
         """Before sampling: a row whose history plus a full turn would not fit ends (context)."""
         for j, i in enumerate(self.live.tolist()):
             row = self.rows[i]
-            if len(row.prompt) + len(row.ids) + self.cfg.max_new_tokens > self.context:
+            if row.no_room(self.cfg.max_new_tokens, self.context):
                 row.stop = "context"
                 self.finished[j] = self.ended[j] = self.hole[j] = True
                 self.lengths[i] = 0
@@ -242,10 +254,7 @@ class _Runner:
             self.handled.add(i)
             row, n_tok = self.rows[i], lengths[i]
             ids = self.tokens[i, :n_tok].tolist()
-            row.ids += ids
-            row.action += [1] * n_tok
-            row.turn += [self.k] * n_tok
-            row.logp += self.logp[i, :n_tok].tolist()
+            row.extend(ids, self.k, self.logp[i, :n_tok].tolist())
             text = cut_at_stop(self.policy.tokenizer.decode(ids, skip_special_tokens=True),
                                self.cfg.stop)
             if self._outcome(row, text, ids, stopped[i]):
@@ -277,8 +286,7 @@ class _Runner:
                 "max_tokens" if row.n_action >= self.budget else None)
         if stop is None:
             row.pending = self.fmt.observation_ids(obs, ids[-1] if ids else None)
-            if len(row.prompt) + len(row.ids) + len(row.pending) + self.cfg.max_new_tokens > \
-                    self.context:
+            if row.no_room(len(row.pending) + self.cfg.max_new_tokens, self.context):
                 stop = "context"
             elif self.cfg.episode_timeout_s and \
                     time.monotonic() - row.started > self.cfg.episode_timeout_s:
@@ -319,10 +327,7 @@ class _Runner:
         self.pos = self.pos + mask.sum(1)
         for i, d in zip(self.live.tolist(), deltas, strict=True):
             row = self.rows[i]
-            row.ids += d
-            row.action += [0] * len(d)
-            row.turn += [self.k] * len(d)
-            row.logp += [0.0] * len(d)
+            row.extend(d, self.k)
             row.pending = None
         return out.logits[:, -1].float()
 

@@ -70,7 +70,7 @@ def _vllm():
 
 class VLLMEngine:
     def __init__(self, policy: Policy, cfg: RolloutConfig, seed: int = 0):
-        vllm = _vllm()
+        self.vllm = vllm = _vllm()
         self.folder = Path(tempfile.mkdtemp(prefix="trueloop-vllm-"))
         base = policy.model
         if policy.is_lora:  # vLLM holds the frozen base; the adapters travel on each sync
@@ -99,10 +99,10 @@ class VLLMEngine:
     # ---- weights ------------------------------------------------------------------------------
     def sync(self, policy: Policy, cfg: RolloutConfig) -> dict[str, float]:
         """Send the policy's weights when they changed since the last sync; the probe's gap."""
-        version = getattr(policy, "version", 0)
+        version = policy.version
         if version == self.version and self.last_gap is not None:
             return {}
-        vllm = _vllm()
+        vllm = self.vllm
         if policy.is_lora:
             path = self.folder / f"adapter-{version}"
             policy.model.save_pretrained(path)
@@ -119,11 +119,11 @@ class VLLMEngine:
                 f"{cfg.sync_max_gap} (stale or failed weight sync; a bf16 sampler needs a larger "
                 f"gap allowance than fp32)")
         self.version, self.last_gap = version, gap
-        return {"rollout/sync_logp_gap": gap, "rollout/weight_version": float(version)}
+        return {"rollout/sync_logp_gap": gap}
 
     def probe_gap(self, policy: Policy) -> float:
         """Mean |log p_vllm - log p_trainer| over the probe's tokens (temperature 1)."""
-        vllm = _vllm()
+        vllm = self.vllm
         ids = self.probe or list(range(1, PROBE + 1))
         params = vllm.SamplingParams(max_tokens=1, prompt_logprobs=0, temperature=1.0)
         out = self.llm.generate([vllm.inputs.TokensPrompt(prompt_token_ids=ids)], params,
@@ -140,7 +140,7 @@ class VLLMEngine:
     def generate(self, prompts: list[list[int]], max_tokens: list[int], seeds: list[int],
                  cfg: RolloutConfig, eos: list[int]) -> list[tuple[list[int], list[float], bool]]:
         """(sampled ids, their log-probs, ended on EOS) for each prompt."""
-        vllm = _vllm()
+        vllm = self.vllm
         params = [vllm.SamplingParams(max_tokens=m, temperature=cfg.temperature,
                                       top_p=cfg.top_p, top_k=cfg.top_k or -1, seed=s,
                                       logprobs=0, stop_token_ids=eos, detokenize=False)
@@ -194,18 +194,13 @@ class _VLLMRunner(_Runner):
         cfg, eos = self.cfg, self.policy.eos_token_ids()
         live, k = list(range(len(self.rows))), 0
         while live:
-            for i in live:  # the observation each waiting row was given after its last turn
-                row = self.rows[i]
-                if row.pending is not None:
-                    d, row.pending = row.pending, None
-                    row.ids += d
-                    row.action += [0] * len(d)
-                    row.turn += [k - 1] * len(d)
-                    row.logp += [0.0] * len(d)
             go = []
             for i in live:
                 row = self.rows[i]
-                if len(row.prompt) + len(row.ids) + cfg.max_new_tokens > self.context:
+                if row.pending is not None:  # the observation it was given after its last turn
+                    row.extend(row.pending, k - 1)
+                    row.pending = None
+                if row.no_room(cfg.max_new_tokens, self.context):
                     row.stop = "context"
                 else:
                     go.append(i)
@@ -219,10 +214,7 @@ class _VLLMRunner(_Runner):
             for i, (ids, logp, stopped) in zip(go, outs, strict=True):
                 ids, logp, stopped = self._cut(i, ids, logp, stopped)
                 row = self.rows[i]
-                row.ids += ids
-                row.action += [1] * len(ids)
-                row.turn += [k] * len(ids)
-                row.logp += logp
+                row.extend(ids, k, logp)
                 text = cut_at_stop(self.policy.tokenizer.decode(ids, skip_special_tokens=True),
                                    cfg.stop)
                 if not self._outcome(row, text, ids, stopped):
