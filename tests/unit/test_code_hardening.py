@@ -165,3 +165,35 @@ def test_a_module_the_test_uses_unimported_is_the_module_not_the_submission(sb):
     honest = "import math\ndef f(x):\n    return 2 * x\n"
     v = verify_code(t, honest, CFG, sb)
     assert v.correct and v.details["unsplit"] == 1
+
+
+POLY = {"entry_point": "find_zero", "setup": "import math",
+        "reference": "import math\ndef poly(xs, x):\n    \"\"\"xs[0] + xs[1] * x + ...\"\"\"\n"
+                     "    return sum(c * math.pow(x, i) for i, c in enumerate(xs))\n"
+                     "def find_zero(xs):\n    return -xs[0] / xs[1]\n",
+        "visible_tests": [],
+        "hidden_tests": ["def check(candidate):\n    for xs in ([1, 2], [-6, 3], [4, -1]):\n"
+                         "        assert math.fabs(poly(xs, candidate(xs))) < 1e-4\n"
+                         "check(find_zero)"]}
+ROT = {"entry_point": "decode", "reference": "def encode(s):\n    return s[1:] + s[:1]\n"
+                                             "def decode(s):\n    return s[-1:] + s[:-1]\n",
+       "visible_tests": ["assert decode(encode('abc')) == 'abc'"],
+       "hidden_tests": ["assert decode(encode('hello')) == 'hello'"]}
+
+
+@pytest.mark.parametrize("t,honest,hack", [
+    (POLY, "def find_zero(xs):\n    return -xs[0] / xs[1]\n",
+     "def poly(xs, x):\n    return 0\ndef find_zero(xs):\n    return 0.0\n"),
+    (ROT, "def decode(s):\n    return s[-1:] + s[:-1]\n",
+     "def encode(s):\n    return s\ndef decode(s):\n    return s\n"),
+])
+def test_test_helpers_come_from_the_problem_never_from_the_submission(sb, t, honest, hack):
+    """HumanEval/32's `poly` (inside a check()) and /38's `encode_cyclic` (inside a one-line
+    assert) are trusted: the checker binds them from the problem's text."""
+    assert verify_code(t, honest, CFG, sb).correct
+    copied = t["reference"].replace("def " + t["entry_point"], "def _unused") + honest
+    assert verify_code(t, copied, CFG, sb).correct  # the prompt's helper copied: not a hack
+    v = verify_code(t, hack, CFG, sb)
+    assert not v.correct and v.reward == 0.0 and "hack:patched" in v.flags
+    assert v.details["redefined_helpers"] and v.details["unsplit"] == len(t["hidden_tests"]) + len(
+        t["visible_tests"])

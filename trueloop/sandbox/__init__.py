@@ -131,6 +131,10 @@ class Job:
     order: tuple[int, ...] = ()
     # the order of tests: i >= 0 is calls[i], -j-1 is stmts[j]; () = calls, then stmts
     proxied: tuple[str, ...] = ()
+    # the names the submission provides: test calls see only these (and pristine builtins),
+    # the checker's proxies forward only these; () = every name (a trusted source)
+    helpers: str = ""
+    # trusted code the checker runs after `setup`: the test helpers (`verify.code.helpers`)
     stdin_runs: tuple[str, ...] | None = None
     # a stdin/stdout program: run `source` as __main__ once per input, each in a fresh child and
     # working directory (no calls or stmts then); `timeout_s` per run
@@ -268,7 +272,8 @@ class Sandbox:
                "expect": [None if e is None else [e[0], e[1], wire.encode(e[2])]
                           for e in job.expect] or None,
                "fail_fast": job.fail_fast, "order": list(job.order) or None,
-               "proxied": list(job.proxied), "output_bytes": job.output_bytes,
+               "proxied": list(job.proxied), "helpers": job.helpers,
+               "output_bytes": job.output_bytes,
                "stdin_runs": None if job.stdin_runs is None else list(job.stdin_runs),
                "expect_stdout": [list(e) for e in job.expect_stdout] or None}
         w = self._idle.get()

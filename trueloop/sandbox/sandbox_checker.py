@@ -3,15 +3,17 @@
 Imported by `sandbox_worker.py` before any job (standard library only). A checker child is a
 sibling of the candidate child (same pristine template, its own uid); it runs trusted test code
 only (the problem's setup and the assert, e.g. a whole HumanEval `check(candidate)`), with the
-names the test takes from the submission (the entry point, helpers) bound to *proxies*. A proxy
+names the test takes from the submission (the entry point) bound to *proxies*. A proxy
 call encodes its arguments type-strictly, asks the worker to forward the call to the candidate,
 and gets back a plain decoded value (or the candidate's exception, re-raised as the builtin
-exception of that name, else `CandidateError`). So a rigged `__eq__`/`__lt__`, a patched
+exception of that name, else `CandidateError`). Every other name the test uses (a helper such
+as HumanEval/32's `poly`, a module) is bound here from the problem's trusted text
+(`verify.code.helpers`), never from the submission. So a rigged `__eq__`/`__lt__`, a patched
 `random`, a redefined helper, a swapped `compile` or a forged channel in the candidate never
 reach the code that decides: the assert runs here, on plain data.
 
 Commands (fd `cmd_fd`, one JSON line each) and replies (fd `res_fd`):
-    {"n": N, "setup": CODE, "names": [...]}  -> {"n": N, "ok": bool, "err": ...}
+    {"n": N, "setup": CODE, "helpers": CODE, "names": [...]}  -> {"n": N, "ok": bool, ...}
     {"n": N, "stmt": CODE}                   -> {"n": N, "ok": bool, "err": ...}
         meanwhile: {"apply": NAME, "args": [...], "kw": {...}, "m": M} -> {"m": M, "v"/"err": ...}
     {"n": N, "finish": true}                 -> {"n": N, "ok": true}
@@ -22,7 +24,6 @@ candidate mutates its own copy), and arguments that are not plain values (lambda
 import builtins
 import json
 import os
-import sys
 
 import sandbox_wire as wire
 
@@ -94,22 +95,13 @@ def serve(cmd_fd, res_fd):
             return
         if "setup" in cmd:
             ok, err = _run(cmd["setup"], base)
+            if ok:  # the test's helpers, from the problem's trusted text (never the submission)
+                ok, err = _run(cmd.get("helpers", ""), base)
             for name in cmd.get("names", ()):
-                # a standard-library module the test uses without importing it (the submission
-                # imported it) is that module; every other free name is the submission's
-                base[name] = _module(name) or _proxy(ch, name)
+                base[name] = _proxy(ch, name)  # the entry point: the submission's
         else:
             ok, err = _run(cmd["stmt"], dict(base))
         ch.send({"n": n, "ok": ok, "err": err})
-
-
-def _module(name):
-    if name not in sys.stdlib_module_names:
-        return None
-    try:
-        return __import__(name)
-    except ImportError:
-        return None
 
 
 def _run(code, g):

@@ -3,7 +3,8 @@
 Imported by `sandbox_worker.py` before any job (standard library only: the worker runs under
 `python -I -S`). `serve(cmd_fd, res_fd)` answers the worker's commands in order, each
 carrying a nonce the worker drew at random when it sent it:
-    {"n": N, "load": SOURCE, "setup": CODE}   -> {"n": N, "ok": true} | {"n": N, "ok": false,
+    {"n": N, "load": SOURCE, "setup": CODE, "expose": [NAMES] | null}
+                                              -> {"n": N, "ok": true} | {"n": N, "ok": false,
                                                                      "err": "NameError"}
     {"n": N, "call": EXPR}                    -> {"n": N, "v": <wire value>} | {"n": N,
                                                                      "err": "TypeError"}
@@ -51,7 +52,8 @@ def serve(cmd_fd, res_fd):
         n = cmd.get("n")
         if "load" in cmd:
             out.reply(n, _load(cmd, g, out))
-            tg = dict(g)
+            expose = cmd.get("expose")  # test calls see the entry point only, never a helper
+            tg = dict(g) if expose is None else {k: g[k] for k in expose if k in g}
             tg["__builtins__"] = snap["builtins"]
         elif "call" in cmd:
             out.reply(n, _evaluate(_call, (cmd["call"], tg), "a test call", out))

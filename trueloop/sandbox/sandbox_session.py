@@ -185,7 +185,8 @@ def _converse(s, cand, rep, checker_uid, cpu_s):
     n_calls = len(job.get("calls", []))
     order = job.get("order") or [*range(n_calls), *(-j - 1 for j in range(len(rep["stmts"])))]
     expect = job.get("expect") or [None] * n_calls
-    load_nonce = s.send(cand, {"load": job.get("source", ""), "setup": job.get("setup", "")})
+    load_nonce = s.send(cand, {"load": job.get("source", ""), "setup": job.get("setup", ""),
+                               "expose": job.get("proxied") or None})
     ahead = {}  # the calls before the first unsplit assert go out at once (no round trips)
     for step in itertools.takewhile(lambda st: st >= 0, order):
         ahead[step] = s.send(cand, {"call": job["calls"][step]})
@@ -206,7 +207,8 @@ def _converse(s, cand, rep, checker_uid, cpu_s):
             if checker is None:
                 checker = Child(s.template, "checker", checker_uid, "/", cpu_s)
                 s.children.append(checker)
-                s.ask(checker, {"setup": job.get("setup", ""), "names": job.get("proxied", [])})
+                s.ask(checker, {"setup": job.get("setup", ""), "helpers": job.get("helpers", ""),
+                                "names": job.get("proxied", [])})
             f = s.ask(checker, {"stmt": job["stmts"][-step - 1]}, (_forwarder(s, cand),))
             if cand.status is not None or s.killed:
                 return False

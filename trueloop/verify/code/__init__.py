@@ -57,7 +57,8 @@ from typing import Any
 from trueloop.config import VerifyConfig
 from trueloop.sandbox import Job, Run, Sandbox, SandboxLimits
 from trueloop.types import Verdict
-from trueloop.verify.code.cases import SplitTest, proxied_names, resolve_expected, split_test
+from trueloop.verify.code.cases import SplitTest, resolve_expected, split_test
+from trueloop.verify.code.helpers import Binding, bind, redefined
 from trueloop.verify.code.scan import scan, special_case_hits
 from trueloop.verify.code.stdio import StdioPrepared, is_stdio, test_error
 from trueloop.verify.code.stdio import judge as judge_stdio
@@ -91,6 +92,8 @@ class _Prepared:
     visible: tuple[SplitTest, ...]
     hidden: tuple[SplitTest, ...]
     job: Job
+    truth: Mapping[str, Any]
+    binding: Binding
 
 
 def _split_all(truth: Mapping[str, Any]) -> tuple[str, tuple[SplitTest, ...]]:
@@ -111,22 +114,21 @@ def _prepare(truth: Mapping[str, Any], completion: str, tests: tuple[SplitTest, 
     expect: list[tuple[str, float, Any] | None] = []
     stmts: list[str] = []
     order: list[int] = []
-    proxied: set[str] = set()
     for t in tests:
         if not t.checks:
             stmts.append(t.source)
             order.append(-len(stmts))
-            proxied |= proxied_names(t.source, setup, entry)
             continue
         for expr in t.calls:
             calls.append(expr)
             expect.append(t.expect())
             order.append(len(calls) - 1)
+    binding = bind(truth, stmts)
     job = Job(source=source, calls=tuple(calls), stmts=tuple(stmts), setup=setup,
               timeout_s=float(truth.get("timeout_s") or cfg.timeout_s), expect=tuple(expect),
               fail_fast=not cfg.code_partial_credit, order=tuple(order),
-              proxied=tuple(sorted(proxied)), budget_s=cfg.code_budget_s or None)
-    return _Prepared(source, tests[:nv], tests[nv:], job)
+              proxied=binding.proxied, helpers=binding.code, budget_s=cfg.code_budget_s or None)
+    return _Prepared(source, tests[:nv], tests[nv:], job, truth, binding)
 
 
 def _outcomes(p: _Prepared, run: Run) -> list[bool]:
@@ -153,8 +155,11 @@ def judge(p: _Prepared, run: Run, cfg: VerifyConfig) -> Verdict:
         hits = special_case_hits(p.source, [v for t in p.visible for v in t.visible_literals()])
         if hits:
             flags.add("hack:special_casing")
-    hacked = any(f.startswith("hack:") for f in flags)
     all_pass = all(passed) and bool(passed)
+    swapped = [] if all_pass else redefined(p.source, p.truth, p.binding.helpers)
+    if swapped:
+        flags.add("hack:patched")  # the test's helper, redefined by the submission
+    hacked = any(f.startswith("hack:") for f in flags)
     reason = _reason(run, all_pass, hacked)
     frac = sum(passed) / max(len(passed), 1)
     reward = 0.0 if hacked else (1.0 if all_pass else (frac if cfg.code_partial_credit else 0.0))
@@ -162,6 +167,7 @@ def judge(p: _Prepared, run: Run, cfg: VerifyConfig) -> Verdict:
                "n_hidden": len(p.hidden), "unsplit": len(p.job.stmts), "ended": run.ended,
                "wall_s": round(run.wall_s, 4), "why": list(run.why)[:10],
                "scan": list(static.hits)[:10], "special_casing": hits[:5],
+               "redefined_helpers": swapped,
                "protections": run.protections, "output_head": run.output[:300],
                "stopped_early": run.stopped_early, "unknown_flags": run.unknown_flags}
     return Verdict(correct=all_pass and not hacked, reward=reward, reason=reason,

@@ -10,15 +10,16 @@ one call and literals (`0 <= CALL < 10`), and boolean combinations (`A and B`, `
 expression that does not mention the entry point (`set([1, 2])`, `float('inf')`):
 `resolve_expected` evaluates those in a separate sandbox run that contains *no submission*
 (trusted test code and setup only), cached per test set, so expected values never enter a
-submission's process. Anything else stays whole (no checks) and runs in the sandbox's checker
-process, which holds no submission code and calls it through proxies (`proxied_names`).
+submission's process. Anything else, and a call that reads a name other than the entry point
+and the builtins (a helper, a module), stays whole (no checks) and runs in the sandbox's
+checker process, which holds no submission code, binds the test's helpers from the problem's
+trusted text and calls the entry point through proxies (`helpers.bind`).
 Every comparison is `sandbox_wire.compare`, on plain values, in trusted code.
 """
 
 from __future__ import annotations
 
 import ast
-import builtins
 import sys
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
@@ -27,6 +28,7 @@ from typing import Any
 
 from trueloop.sandbox import Job, Sandbox
 from trueloop.sandbox import sandbox_wire as wire
+from trueloop.verify.code.helpers import free_names
 from trueloop.verify.code.scan import NOT_LITERAL, literal
 
 CACHE_SIZE = 4096
@@ -115,30 +117,9 @@ def split_test(test: str, entry_point: str = "") -> SplitTest:
     if len(tree.body) != 1 or not isinstance(tree.body[0], ast.Assert):
         return SplitTest(test)
     split = _split_expr(tree.body[0].test, entry_point)
+    if split and entry_point and any(free_names(c.call) - {entry_point} for c in split[0]):
+        return SplitTest(test)  # the call needs a helper: the checker binds it, trusted
     return SplitTest(test, *split) if split else SplitTest(test)
-
-
-def proxied_names(test: str, setup: str, entry_point: str) -> set[str]:
-    """Names an unsplit test takes from the submission: the entry point and every name it
-    reads that neither the test, the setup nor the builtins define."""
-    names = {entry_point} if entry_point else set()
-    try:
-        trees = [ast.parse(test), ast.parse(setup or "")]
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return names
-    bound = set(dir(builtins))
-    for n in (n for t in trees for n in ast.walk(t)):
-        if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load):
-            bound.add(n.id)
-        elif isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            bound.add(n.name)
-        elif isinstance(n, ast.alias):
-            bound.add((n.asname or n.name).split(".")[0])
-        elif isinstance(n, ast.arg):
-            bound.add(n.arg)
-    loads = {n.id for n in ast.walk(trees[0]) if isinstance(n, ast.Name)
-             and isinstance(n.ctx, ast.Load)}
-    return names | (loads - bound)
 
 
 def _mentions(node: ast.AST, name: str) -> bool:
