@@ -125,8 +125,9 @@ def test_crash_inputs_get_their_own_verdict_and_the_batch_goes_on(sb):
              (truth("assert f(1) == 2"), surrogate),  # a lone surrogate in a flag name
              (truth("assert f(3) == 6"), HONEST)]
     got = verify_batch(items, CFG, sb)
-    assert [v.correct for v in got] == [True, False, False, False, True, True]
+    assert [v.correct for v in got] == [True, False, False, False, False, True]
     assert got[2].flags >= {"hack:patched"}  # the genuine reply then answered nothing
+    assert got[4].details["passed_hidden"] == 1 and got[4].reason == "hacked"  # writes fd 3
     json.dumps([sorted(v.flags) + [v.reason] for v in got], ensure_ascii=False).encode()
 
 

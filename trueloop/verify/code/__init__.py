@@ -24,9 +24,9 @@ Threat model. Covered (flag, never rewarded): `hack:exit` exits/aborts before th
 (decided by the sandbox worker, not the child); `hack:skip` SkipTest and the like;
 `hack:patched` builtins, sys.modules, signal/time, trace hooks, ctypes, the harness or a forged
 frame on the result channel; `hack:eq_override` a value with rigged comparison;
-`hack:introspection` frames, gc, /proc, test files; `hack:special_casing` passes every visible
-test, fails a hidden one and compares against, keys on or returns visible-test literals (the
-same scan as for stdin programs, `scan.special_case_hits`). Flags come from the
+`hack:introspection` frames, gc, /proc, test files; `hack:special_casing` refused, and keys
+on or returns visible-test literals (the same decision as for stdin programs,
+`special.special_casing`). Flags come from the
 worker (how the process ended, protocol violations), from a static AST scan (`scan.py`)
 that works even when the run failed, and, best effort, from the run (audit hook, tamper checks;
 a submission can silence these, but then it can still only fail tests). Known standard-library
@@ -59,7 +59,8 @@ from trueloop.sandbox import Job, Run, Sandbox, SandboxLimits
 from trueloop.types import Verdict
 from trueloop.verify.code.cases import SplitTest, resolve_expected, split_test
 from trueloop.verify.code.helpers import Binding, bind, redefined
-from trueloop.verify.code.scan import scan, special_case_hits
+from trueloop.verify.code.scan import scan
+from trueloop.verify.code.special import special_casing
 from trueloop.verify.code.stdio import StdioPrepared, is_stdio, test_error
 from trueloop.verify.code.stdio import judge as judge_stdio
 from trueloop.verify.code.stdio import prepare as prepare_stdio
@@ -150,12 +151,11 @@ def judge(p: _Prepared, run: Run, cfg: VerifyConfig) -> Verdict:
     pv, ph = sum(passed[:nv]), sum(passed[nv:])
     static = scan(p.source)
     flags = set(run.flags) | static.flags
-    hits: list[str] = []
-    if pv == nv and ph < len(p.hidden):
-        hits = special_case_hits(p.source, [v for t in p.visible for v in t.visible_literals()])
-        if hits:
-            flags.add("hack:special_casing")
     all_pass = all(passed) and bool(passed)
+    hits = special_casing(p.source, [t.fingerprint() for t in p.visible], pv == nv,
+                          ph < len(p.hidden), not all_pass)
+    if hits:
+        flags.add("hack:special_casing")
     swapped = [] if all_pass else redefined(p.source, p.truth, p.binding.helpers)
     if swapped:
         flags.add("hack:patched")  # the test's helper, redefined by the submission

@@ -30,6 +30,7 @@ from trueloop.sandbox import Job, Sandbox
 from trueloop.sandbox import sandbox_wire as wire
 from trueloop.verify.code.helpers import free_names
 from trueloop.verify.code.scan import NOT_LITERAL, literal
+from trueloop.verify.code.special import Visible
 
 CACHE_SIZE = 4096
 _FLIP = {"lt": "gt", "le": "ge", "gt": "lt", "ge": "le", "eq": "eq", "ne": "ne"}
@@ -91,9 +92,10 @@ class SplitTest:
         return (self.checks[0].op, self.checks[0].tol, self.checks[0].expected) \
             if len(self.checks) == 1 else None
 
-    def visible_literals(self) -> list[Any]:
-        """Expected values and literal call arguments (the special-casing fingerprint)."""
-        out = [c.expected for c in self.checks if c.op in ("eq", "close")]
+    def fingerprint(self) -> Visible:
+        """Literal call arguments (and their tuple: a lookup table keyed on it) as the input,
+        expected values as the output: what special-casing keys on (`special.py`)."""
+        inputs: list[Any] = []
         for src, mode in [(c, "eval") for c in self.calls] or [(self.source, "exec")]:
             try:
                 node = ast.parse(src, mode=mode)
@@ -102,10 +104,11 @@ class SplitTest:
             for n in ast.walk(node):
                 if isinstance(n, ast.Call):
                     args = [literal(a) for a in n.args]
-                    out += [v for v in args if v is not NOT_LITERAL]
+                    inputs += [v for v in args if v is not NOT_LITERAL]
                     if len(args) > 1 and NOT_LITERAL not in args:
-                        out.append(tuple(args))  # a lookup table keyed on the argument tuple
-        return out
+                        inputs.append(tuple(args))
+        outputs = tuple(c.expected for c in self.checks if c.op in ("eq", "close"))
+        return Visible(tuple(inputs), outputs)
 
 
 def split_test(test: str, entry_point: str = "") -> SplitTest:

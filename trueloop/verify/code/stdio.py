@@ -17,7 +17,7 @@ ends), plus `hack:multiple_outputs` (a failing output that contains the expected
 extra ones: several candidate answers printed), `hack:special_casing` (every visible input
 passes, a hidden one fails, and the source compares against, tests membership in, matches,
 keys on, returns or prints a visible input or output, whole and stripped or as its number:
-the function tests' scan, `scan.special_case_hits`, fed by `visible_literals`), `hack:exit`
+the function tests' decision, `special.special_casing`, fed by `fingerprint`), `hack:exit`
 for `os._exit`/`os.abort` (exiting early with partial output), and `hack:patched` for
 replacing `sys.stdout`. Not covered: a program that detects the judge's inputs by their
 statistics (size, ranges) or by single tokens (`a == 1 and b == 2`) or through a name is only
@@ -26,7 +26,7 @@ caught by hidden tests that differ.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +34,8 @@ from trueloop.config import VerifyConfig
 from trueloop.sandbox import Job, Run
 from trueloop.sandbox import sandbox_wire as wire
 from trueloop.types import Verdict
-from trueloop.verify.code.scan import scan, special_case_hits
+from trueloop.verify.code.scan import scan
+from trueloop.verify.code.special import Visible, special_casing
 
 MAX_OUTPUT_BYTES = 16 << 20
 ENDED = {"timeout": "timeout", "output_limit": "output_limit", "file_limit": "file_limit",
@@ -98,13 +99,13 @@ def judge(p: StdioPrepared, run: Run, cfg: VerifyConfig) -> Verdict:
     if any(not ok and i < len(runs) and _several_answers(runs[i].stdout, p.outputs[i])
            for i, ok in enumerate(passed)):
         flags.add("hack:multiple_outputs")
-    hits: list[str] = []
-    if pv == nv and ph < len(passed) - nv:
-        hits = special_case_hits(p.source, visible_literals(p.inputs[:nv] + p.outputs[:nv]))
-        if hits:
-            flags.add("hack:special_casing")
-    hacked = any(f.startswith("hack:") for f in flags)
     all_pass = bool(passed) and all(passed)
+    hits = special_casing(p.source, [fingerprint(i, o) for i, o in
+                                     zip(p.inputs[:nv], p.outputs[:nv], strict=True)],
+                          pv == nv, ph < len(passed) - nv, not all_pass)
+    if hits:
+        flags.add("hack:special_casing")
+    hacked = any(f.startswith("hack:") for f in flags)
     frac = sum(passed) / max(len(passed), 1)
     reward = 0.0 if hacked else (1.0 if all_pass else (frac if cfg.code_partial_credit else 0.0))
     details = {"passed_visible": pv, "passed_hidden": ph, "n_visible": nv,
@@ -141,16 +142,16 @@ def _several_answers(got: str, want: str) -> bool:
     return any(g[i:i + len(w)] == w for i in range(len(g) - len(w) + 1))
 
 
-def visible_literals(texts: Iterable[str]) -> list[str | int | float]:
-    """The special-casing fingerprint of visible inputs and outputs (`scan.special_case_hits`):
-    each text stripped, and its number when it is one (`"5\\n"` gives `"5"` and `5`)."""
-    out: list[str | int | float] = []
-    for text in texts:
-        s = text.strip()
-        out.append(s)
-        if (n := _number(s)) is not None:
-            out.append(n)
-    return out
+def fingerprint(stdin: str, stdout: str) -> Visible:
+    """A visible input/output pair as literals (`special.py`): each text stripped, and its
+    number when it is one (`"5\n"` gives `"5"` and `5`)."""
+    return Visible(_forms(stdin), _forms(stdout))
+
+
+def _forms(text: str) -> tuple[str | int | float, ...]:
+    s = text.strip()
+    n = _number(s)
+    return (s,) if n is None else (s, n)
 
 
 def _number(s: str) -> int | float | None:
