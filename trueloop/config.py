@@ -106,7 +106,7 @@ class RolloutConfig:
     # (held-out evaluation uses eval.temperature)
     top_p: float = 1.0
     # nucleus sampling (arXiv 1904.09751): the smallest set of tokens whose mass reaches top_p;
-    # 1 disables (log-probs are recorded from the distribution before truncation)
+    # 1 disables; log-probs, recorded and recomputed, are of the truncated distribution
     top_k: int = 0
     # 0 disables top-k
     stop: tuple[str, ...] = ()

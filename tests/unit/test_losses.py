@@ -161,11 +161,14 @@ def test_kl_k3_is_unbiased_for_the_true_kl():
 
 
 def test_entropy_of_the_update_logits():
-    from trueloop.rollout.logprobs import _logp_entropy
+    from trueloop.rollout.logprobs import Sampling, _logp_entropy
 
     logits = torch.tensor([[[0.0, 0.0, 0.0, 0.0], [100.0, 0.0, 0.0, 0.0]]])  # (1, 2, 4)
-    ent = _logp_entropy(logits, torch.tensor([[0, 0]]), 1.0)[1]
+    ent = _logp_entropy(logits, torch.tensor([[0, 0]]), Sampling())[1]
     torch.testing.assert_close(ent, torch.tensor([[math.log(4), 0.0]]), atol=1e-5, rtol=0)
+    two = torch.tensor([[[1.0, 1.0, 0.0, 0.0]]])  # top-2 keeps two equal logits
+    ent = _logp_entropy(two, torch.tensor([[0]]), Sampling(top_k=2))[1]
+    torch.testing.assert_close(ent, torch.tensor([[math.log(2)]]), atol=1e-5, rtol=0)
 
 
 def test_truncation_mask():

@@ -11,6 +11,7 @@ import torch
 from trueloop.config import RolloutConfig, UpdateConfig
 from trueloop.policy import build_tiny
 from trueloop.rollout import sample
+from trueloop.rollout.logprobs import Sampling
 from trueloop.update.step import enable_gradient_checkpointing, optimize
 
 PROMPTS = ["Mod 10. Start at 3, then +4.", "x", "Compute 3*4."]
@@ -64,7 +65,7 @@ def test_observation_ablation_trains_observation_tokens() -> None:
                                                       stop=LETTERS),
                          generator=torch.Generator().manual_seed(0), group_size=2)
     cfg = UpdateConfig(train_observations=True)
-    wide = as_if_sampled(policy, batch, 1.0, cfg)
+    wide = as_if_sampled(policy, batch, Sampling(), cfg)
     p = batch.prompt_width
     obs = (batch.attention_mask[:, p:] == 1) & (batch.action_mask[:, p:] == 0)
     assert obs.any()

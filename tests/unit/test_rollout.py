@@ -33,9 +33,11 @@ def amask(b: RolloutBatch) -> torch.Tensor:
     return b.action_mask[:, b.prompt_width:]
 
 
-def assert_logprobs_match(policy: Policy, batch: RolloutBatch, temperature: float = 1.0) -> None:
+def assert_logprobs_match(policy: Policy, batch: RolloutBatch, temperature: float = 1.0,
+                          top_k: int = 0, top_p: float = 1.0) -> None:
     with torch.no_grad():
-        logp, entropy = token_logprobs(policy.model, batch, temperature=temperature)
+        logp, entropy = token_logprobs(policy.model, batch, temperature=temperature,
+                                       top_k=top_k, top_p=top_p)
     mask = amask(batch).bool()
     recorded = batch.logprobs[:, batch.prompt_width:]
     assert torch.allclose(logp[mask], recorded[mask], atol=1e-4)
@@ -81,7 +83,29 @@ def test_logprobs_match_with_temperature_truncation_and_compaction(tiny: Policy)
     # digit stops finish rows at different steps, so finished rows are compacted out of the cache
     b = run(tiny, 3, max_new_tokens=24, temperature=0.7, top_k=40, top_p=0.9, stop=DIGITS)
     assert len(set(amask(b).sum(1).tolist())) > 2
-    assert_logprobs_match(tiny, b, temperature=0.7)
+    assert_logprobs_match(tiny, b, temperature=0.7, top_k=40, top_p=0.9)  # truncation replayed
+    with torch.no_grad():  # the full-vocabulary log-probs carry the dropped mass: lower
+        full = token_logprobs(tiny.model, b, temperature=0.7)[0]
+    mask = amask(b).bool()
+    gap = b.logprobs[:, b.prompt_width:][mask] - full[mask]
+    assert (gap >= -1e-5).all() and gap.mean() > 1e-3
+
+
+def test_replayed_truncation_keeps_the_drawn_token_and_gradients_finite(tiny: Policy) -> None:
+    """A token outside this side's top-k (another engine's rounding put it on the boundary) keeps
+    its own logit: a finite log-prob, and finite gradients through the -inf entries."""
+    from trueloop.rollout.draw import on_support
+    from trueloop.rollout.logprobs import Sampling, _logp_entropy
+
+    logits = torch.tensor([[[3.0, 2.0, 1.0, 0.0]]], requires_grad=True)  # (1, 1, 4)
+    targets = torch.tensor([[2]])  # third: outside top-2
+    cut = on_support(logits, targets, top_k=2, top_p=1.0)
+    assert torch.isinf(cut[0, 0, 3]) and cut[0, 0, 2] == 1.0
+    logp, entropy = _logp_entropy(logits, targets, Sampling(top_k=2))
+    expected = 1.0 - torch.logsumexp(torch.tensor([3.0, 2.0, 1.0]), 0)
+    assert torch.allclose(logp, expected[None, None])
+    (logp.sum() + entropy.sum()).backward()
+    assert torch.isfinite(logits.grad).all() and logits.grad[0, 0, 3] == 0
 
 
 def test_length_finish_reason(tiny: Policy) -> None:

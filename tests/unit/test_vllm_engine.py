@@ -30,6 +30,7 @@ if os.environ.get("TRUELOOP_REQUIRE_VLLM"):
 else:
     pytest.importorskip("vllm")
 
+from trueloop.rollout.logprobs import Sampling  # noqa: E402
 from trueloop.rollout.vllm_engine import EngineError, engine_for  # noqa: E402
 
 
@@ -161,7 +162,7 @@ def test_a_bf16_sampler_shows_mismatch_and_tis_bounds_what_none_does_not(tiny: P
     b = play(tiny, [CountEnv(problem(i // 4)) for i in range(16)], seed=9, engine="vllm",
              engine_dtype="bfloat16", max_new_tokens=16)
     mask = loss_mask(b, UpdateConfig())
-    old = trainer_logprobs(tiny, b, 1.0, UpdateConfig())  # the fp32 trainer
+    old = trainer_logprobs(tiny, b, Sampling(), UpdateConfig())  # the fp32 trainer
     sampler = b.logprobs[:, b.prompt_width:]
     cap = 1.001  # bf16 noise on this model: max ratio about 1.002
     none = measure(sampler, old, mask, UpdateConfig(old_logprobs="trainer", is_cap=cap))
@@ -199,3 +200,26 @@ def test_an_engine_that_dies_mid_run_ends_it_with_a_sentence_and_resume_finishes
     assert main(["train", str(config), "--out", str(out), "--resume"]) == 0
     steps = [json.loads(x)["step"] for x in (out / "metrics.jsonl").read_text().splitlines()]
     assert steps == [0, 1, 2]
+
+
+@pytest.mark.parametrize(("top_k", "top_p"), [(0, 0.8), (5, 1.0)])
+def test_truncated_sampling_ratio_is_unbiased_only_with_the_truncation_replayed(
+        tiny: Policy, top_k: int, top_p: float) -> None:
+    """TRL#6789 / PR#7269 on this engine: vLLM's log-probs are of the truncated distribution; a
+    full-vocabulary trainer puts the kept mass S into every ratio (mean ~S), the replayed
+    truncation gives ratio 1 up to engine noise."""
+    from trueloop.config import UpdateConfig
+    from trueloop.update.mismatch import measure
+    from trueloop.update.step import loss_mask, trainer_logprobs
+
+    b = play(tiny, [CountEnv(problem(i // 4)) for i in range(16)], seed=3, engine="vllm",
+             max_new_tokens=16, top_k=top_k, top_p=top_p)
+    cfg = UpdateConfig(old_logprobs="trainer")
+    mask, sampler = loss_mask(b, cfg), b.logprobs[:, b.prompt_width:]
+    full = measure(sampler, trainer_logprobs(tiny, b, Sampling(), cfg), mask, cfg).metrics
+    replayed = measure(sampler, trainer_logprobs(tiny, b, Sampling(top_k=top_k, top_p=top_p),
+                                                 cfg), mask, cfg).metrics
+    print(top_k, top_p, full, replayed)  # the figures docs/models.md quotes
+    assert full["mismatch/is_ratio_mean"] < 0.95 and full["mismatch/logp_abs_mean"] > 0.05
+    assert abs(replayed["mismatch/is_ratio_mean"] - 1) < 1e-3
+    assert replayed["mismatch/logp_abs_max"] < 1e-3

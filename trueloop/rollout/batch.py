@@ -38,9 +38,10 @@ class RolloutBatch:
     action_mask: torch.Tensor
     # (N, L) 1 on policy-sampled tokens
     logprobs: torch.Tensor
-    # (N, L) fp32 log-prob of each sampled token under softmax(logits / temperature), recorded at
-    # sampling time *before* top-k/top-p truncation; equals what `token_logprobs(model, batch,
-    # temperature=T)` recomputes. 0 where action_mask is 0.
+    # (N, L) fp32 log-prob of each sampled token under the distribution it was drawn from:
+    # softmax(logits / temperature) after top-k/top-p truncation; equals what
+    # `token_logprobs(model, batch, temperature=T, top_k=K, top_p=P)` recomputes. 0 where
+    # action_mask is 0.
     turn_index: torch.Tensor
     # (N, L) turn of each episode token; -1 on prompt and padding
     prompt_width: int

@@ -3,8 +3,8 @@
 Sampling uses the exponential race (argmax of p_v / E_v with E_v ~ Exp(1) is a draw from p), one
 random tensor per step from the caller's `torch.Generator`, so a seed fixes every token; or, with
 `rollout.draw = "cdf"`, inverse-CDF sampling (one uniform per row, cheaper for large
-vocabularies). Log-probs are recorded from the temperature-scaled distribution *before*
-truncation (see RolloutBatch).
+vocabularies). Log-probs are recorded from the distribution the token was drawn from: temperature-
+scaled and truncated (see RolloutBatch); the update replays the same truncation (`on_support`).
 
 Legend: N rows, V vocab.
 """
@@ -15,9 +15,10 @@ import torch
 
 
 def truncate(scaled: torch.Tensor, top_k: int, top_p: float) -> torch.Tensor:
-    """(N, V) temperature-scaled logits -> the same, tokens outside top-k / top-p set to -inf."""
+    """(..., V) temperature-scaled logits -> the same, tokens outside top-k / top-p set to -inf.
+    Returns `scaled` itself when neither truncates."""
     if 0 < top_k < scaled.shape[-1]:
-        kth = torch.topk(scaled, top_k, dim=-1).values[:, -1:]  # (N, 1)
+        kth = torch.topk(scaled, top_k, dim=-1).values[..., -1:]  # (..., 1)
         scaled = scaled.masked_fill(scaled < kth, float("-inf"))
     if top_p < 1.0:
         sorted_logits, order = torch.sort(scaled, dim=-1, descending=True)  # (N, V)
@@ -27,6 +28,23 @@ def truncate(scaled: torch.Tensor, top_k: int, top_p: float) -> torch.Tensor:
         sorted_logits = sorted_logits.masked_fill(drop, float("-inf"))
         scaled = torch.empty_like(scaled).scatter_(-1, order, sorted_logits)
     return scaled
+
+
+def on_support(scaled: torch.Tensor, targets: torch.Tensor, top_k: int,
+               top_p: float) -> torch.Tensor:
+    """(..., V) temperature-scaled logits, (...) the tokens that were drawn -> the logits of the
+    distribution they were drawn from: truncated as the sampler truncated, so a log-softmax of
+    them is the sampler's log-prob (vLLM's `processed_logprobs`, the native engine's record), not
+    the full-vocabulary one whose ratio carries the kept mass as a bias (TRL#7269, prime-rl#2601).
+
+    The drawn token keeps its own logit even where this side's truncation drops it: another
+    engine's rounding can put a token on the boundary, and a -inf log-prob would be an infinite
+    ratio, not a measurement."""
+    cut = truncate(scaled, top_k, top_p)
+    if cut is scaled:
+        return scaled
+    own = scaled.gather(-1, targets.unsqueeze(-1))  # (..., 1)
+    return cut.scatter(-1, targets.unsqueeze(-1), own)
 
 
 def draw_race(logits: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:

@@ -215,9 +215,9 @@ class _Runner:
     def _step(self, t: int, logits: torch.Tensor) -> None:
         """Draw token t for every live row; mark the rows whose action ends with it."""
         scaled = logits / self.cfg.temperature  # (n, V)
-        token = draw(truncate(scaled, self.cfg.top_k, self.cfg.top_p), self.generator,
-                     self.cfg.draw)  # (n,)
-        logp = torch.log_softmax(scaled, dim=-1).gather(-1, token[:, None]).squeeze(-1)
+        cut = truncate(scaled, self.cfg.top_k, self.cfg.top_p)  # (n, V)
+        token = draw(cut, self.generator, self.cfg.draw)  # (n,)
+        logp = torch.log_softmax(cut, dim=-1).gather(-1, token[:, None]).squeeze(-1)
         self.tokens[self.live, t] = token
         self.logp[self.live, t] = logp
         done = torch.isin(token, self.eos)  # (n,)

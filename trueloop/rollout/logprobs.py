@@ -6,8 +6,12 @@ check the sampler's recorded log-probs. A row is `[left-padded prompt | right-pa
 multi-turn row has no holes once assembled) and position ids count real tokens only, so each
 action token sees exactly what the KV-cached sampler saw when it drew it.
 
-    logp[n, t] = log softmax(z[n, P-1+t] / tau)[c[n, t]]
-    H[n, t]    = -sum_v p_v log p_v   over the same temperature-scaled distribution
+    logp[n, t] = log softmax(S(z[n, P-1+t] / tau))[c[n, t]]
+    H[n, t]    = -sum_v p_v log p_v   over the same distribution
+
+S is the sampler's top-k/top-p truncation, replayed (`draw.on_support`; identity when neither is
+set), so logp is the log-prob of the distribution each token was drawn from, as the sampler
+recorded it.
 
 Legend: N rows, P prompt width, T episode width, V vocab, D hidden size, z logits, c episode
 ids, tau temperature. Only the T positions that predict episode tokens go through the LM head
@@ -18,10 +22,13 @@ running the LM head on chunks of final hidden states under activation checkpoint
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 from torch.utils.checkpoint import checkpoint
 
 from trueloop.rollout.batch import RolloutBatch
+from trueloop.rollout.draw import on_support
 from trueloop.rollout.kvcache import cache_kwarg
 
 LOGIT_CHUNK_ELEMS = 1 << 26
@@ -33,14 +40,26 @@ def position_ids(mask: torch.Tensor) -> torch.Tensor:
     return (mask.long().cumsum(-1) - 1).clamp_min(0)
 
 
+class Sampling(NamedTuple):
+    """The distribution the sampler drew from (the rollout config's knobs): what every log-prob
+    of the update is taken on."""
+
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 1.0
+
+
 def _logp_entropy(logits: torch.Tensor, targets: torch.Tensor,
-                  temperature: float) -> tuple[torch.Tensor, torch.Tensor]:
+                  sampling: Sampling) -> tuple[torch.Tensor, torch.Tensor]:
     """(n, T, V) logits, (n, T) targets -> (n, T) log-prob of targets and (n, T) entropy."""
-    logits = logits.float() / temperature  # fp32 before scaling: bf16 logits lose digits
+    scaled = logits.float() / sampling.temperature  # fp32 before scaling: bf16 logits lose digits
+    logits = on_support(scaled, targets, sampling.top_k, sampling.top_p)  # -inf off the support
     lse = torch.logsumexp(logits, dim=-1)  # (n, T)
     logp = logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - lse  # (n, T)
     probs = torch.softmax(logits, dim=-1)  # (n, T, V)
-    entropy = lse - (probs * logits).sum(-1)  # (n, T)
+    finite = logits if logits is scaled else logits.masked_fill(probs == 0, 0.0)
+    # 0 * -inf would be nan, in backward too
+    entropy = lse - (probs * finite).sum(-1)  # (n, T)
     return logp, entropy
 
 
@@ -103,7 +122,7 @@ def _full(model, ids: torch.Tensor, mask: torch.Tensor, p: int, head: bool) -> t
     return _out(out, head)[:, -t - 1:-1]  # (N, T, V|D): position P-1+t predicts token t
 
 
-def _head_chunks(lm_head, hidden: torch.Tensor, targets: torch.Tensor, temperature: float,
+def _head_chunks(lm_head, hidden: torch.Tensor, targets: torch.Tensor, sampling: Sampling,
                  budget: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(N, T, D) hidden -> (N, T) logp and entropy, `budget // V` tokens at a time. Under autograd
     each chunk is checkpointed: its logits are recomputed in backward instead of kept, so peak
@@ -113,7 +132,7 @@ def _head_chunks(lm_head, hidden: torch.Tensor, targets: torch.Tensor, temperatu
     size = max(1, budget // lm_head.weight.shape[0])
 
     def chunk(h: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return _logp_entropy(lm_head(h), y, temperature)
+        return _logp_entropy(lm_head(h), y, sampling)
 
     parts = []
     for i in range(0, n * t, size):
@@ -126,6 +145,7 @@ def _head_chunks(lm_head, hidden: torch.Tensor, targets: torch.Tensor, temperatu
 
 
 def token_logprobs(model: torch.nn.Module, batch: RolloutBatch, *, temperature: float = 1.0,
+                   top_k: int = 0, top_p: float = 1.0,
                    logit_budget: int = LOGIT_CHUNK_ELEMS) -> tuple[torch.Tensor, torch.Tensor]:
     """(logp, entropy) of every episode token, both (N, T) fp32 over the batch's episode columns
     (columns P.. of `batch.input_ids`), 0 where `action_mask` is 0: only the policy's own tokens
@@ -136,6 +156,7 @@ def token_logprobs(model: torch.nn.Module, batch: RolloutBatch, *, temperature: 
     hidden states in chunks instead (`_head_chunks`), so they never exist at once. Gradients flow
     when the caller has them enabled; wrap in `torch.no_grad()` otherwise.
     """
+    sampling = Sampling(temperature, top_k, top_p)
     device = next(model.parameters()).device
     p = batch.prompt_width
     ids, mask = batch.input_ids.to(device), batch.attention_mask.to(device)  # (N, P+T)
@@ -148,12 +169,12 @@ def token_logprobs(model: torch.nn.Module, batch: RolloutBatch, *, temperature: 
     targets = ids[:, p:]
     if head:
         rows = max(1, logit_budget // max(1, t * vocab))
-        parts = [_logp_entropy(out[i:i + rows], targets[i:i + rows], temperature)
+        parts = [_logp_entropy(out[i:i + rows], targets[i:i + rows], sampling)
                  for i in range(0, ids.shape[0], rows)]
         logp = torch.cat([a for a, _ in parts])  # (N, T)
         entropy = torch.cat([b for _, b in parts])  # (N, T)
     else:
-        logp, entropy = _head_chunks(_parts(model, False)[1], out, targets, temperature,
+        logp, entropy = _head_chunks(_parts(model, False)[1], out, targets, sampling,
                                      logit_budget)
     keep = batch.action_mask[:, p:].to(device).bool()
     return logp.masked_fill(~keep, 0.0), entropy.masked_fill(~keep, 0.0)

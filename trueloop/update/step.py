@@ -20,6 +20,7 @@ import torch
 from trueloop.config import UpdateConfig
 from trueloop.policy import Policy
 from trueloop.rollout import RolloutBatch, token_logprobs
+from trueloop.rollout.logprobs import Sampling
 from trueloop.update.losses import Totals, kl_k3, policy_loss, token_mean, truncation_mask
 from trueloop.update.mismatch import measure
 
@@ -37,7 +38,7 @@ def loss_mask(batch: RolloutBatch, cfg: UpdateConfig) -> torch.Tensor:
     return mask
 
 
-def as_if_sampled(policy: Policy, batch: RolloutBatch, temperature: float,
+def as_if_sampled(policy: Policy, batch: RolloutBatch, sampling: Sampling,
                   cfg: UpdateConfig) -> RolloutBatch:
     """Ablation only (`update.train_observations`): every episode token, observations and chat
     scaffolding included, enters the loss as if the policy had sampled it; the tokens it did not
@@ -48,7 +49,7 @@ def as_if_sampled(policy: Policy, batch: RolloutBatch, temperature: float,
     action[:, p:] = batch.attention_mask[:, p:]
     wide = dataclasses.replace(batch, action_mask=action)
     with torch.no_grad():
-        old = token_logprobs(policy.model, wide, temperature=temperature,
+        old = token_logprobs(policy.model, wide, **sampling._asdict(),
                              logit_budget=cfg.logit_budget)[0]  # (N, T)
     logprobs = batch.logprobs.clone()
     sampled = batch.action_mask[:, p:].bool()
@@ -56,25 +57,25 @@ def as_if_sampled(policy: Policy, batch: RolloutBatch, temperature: float,
     return dataclasses.replace(wide, logprobs=logprobs)
 
 
-def frozen_logprobs(model, batch: RolloutBatch, temperature: float,
+def frozen_logprobs(model, batch: RolloutBatch, sampling: Sampling,
                     cfg: UpdateConfig) -> torch.Tensor:
     """(N, T) log-probs of the batch's tokens under `model`, no grad, in micro-batches when
     those are set."""
     size = cfg.micro_batch_size or len(batch)
     with torch.no_grad():
         return torch.cat([token_logprobs(model, batch.select(slice(i, i + size)),
-                                         temperature=temperature,
+                                         **sampling._asdict(),
                                          logit_budget=cfg.logit_budget)[0]
                           for i in range(0, len(batch), size)])
 
 
-def reference_logprobs(ref_model, batch: RolloutBatch, temperature: float,
+def reference_logprobs(ref_model, batch: RolloutBatch, sampling: Sampling,
                        cfg: UpdateConfig) -> torch.Tensor | None:
     """(N, T) log-probs under the frozen reference; None without one."""
-    return None if ref_model is None else frozen_logprobs(ref_model, batch, temperature, cfg)
+    return None if ref_model is None else frozen_logprobs(ref_model, batch, sampling, cfg)
 
 
-def sampler_logprobs(policy: Policy, batch: RolloutBatch, temperature: float,
+def sampler_logprobs(policy: Policy, batch: RolloutBatch, sampling: Sampling,
                      cfg: UpdateConfig) -> torch.Tensor:
     """(N, T) the sampler's log-probs, as recorded (`RolloutBatch.logprobs`): the behaviour
     policy is the proximal one. Exact with the native engine, which samples with the trainer's
@@ -82,20 +83,20 @@ def sampler_logprobs(policy: Policy, batch: RolloutBatch, temperature: float,
     return batch.logprobs[:, batch.prompt_width:]
 
 
-def trainer_logprobs(policy: Policy, batch: RolloutBatch, temperature: float,
+def trainer_logprobs(policy: Policy, batch: RolloutBatch, sampling: Sampling,
                      cfg: UpdateConfig) -> torch.Tensor:
     """(N, T) the policy's log-probs of the sampled tokens before the first optimizer step, with
     the update's own forward (autocast included), so the PPO ratio measures only how far the
     policy moved: proximal = trainer, behaviour = sampler (decoupled PPO, arXiv 2110.00641)."""
     with autocast(policy, cfg):
-        return frozen_logprobs(policy.model, batch, temperature, cfg)
+        return frozen_logprobs(policy.model, batch, sampling, cfg)
 
 
 OLD_LOGPROBS: dict[str, Callable[..., torch.Tensor]] = {
     "sampler": sampler_logprobs,
     "trainer": trainer_logprobs,
 }
-# (policy, batch, temperature, cfg) -> (N, T): what the PPO ratio is taken against,
+# (policy, batch, sampling, cfg) -> (N, T): what the PPO ratio is taken against,
 # `update.old_logprobs`
 
 
@@ -125,6 +126,8 @@ def optimize(
     *,
     temperature: float,
     max_new_tokens: int,
+    top_k: int = 0,
+    top_p: float = 1.0,
     ref_model=None,
 ) -> dict[str, float]:
     """Run the update; returns averaged `update/*` metrics, and the batch's `mismatch/*` ones
@@ -134,14 +137,15 @@ def optimize(
     whose losses are their additive shares of the minibatch loss (`losses.Totals`): gradients
     accumulate to the minibatch's gradient (tested), while activations exist for one micro-batch.
     """
+    sampling = Sampling(temperature, top_k, top_p)  # the sampler's: replayed on every log-prob
     if cfg.train_observations:  # the ablation: observation tokens trained as if sampled
-        batch = as_if_sampled(policy, batch, temperature, cfg)
+        batch = as_if_sampled(policy, batch, sampling, cfg)
     mask = loss_mask(batch, cfg)  # (N, T)
-    old_logp = OLD_LOGPROBS[cfg.old_logprobs](policy, batch, temperature, cfg)  # (N, T)
+    old_logp = OLD_LOGPROBS[cfg.old_logprobs](policy, batch, sampling, cfg)  # (N, T)
     mismatch = None
     if cfg.old_logprobs == "trainer":  # only then is there a second opinion to compare with
-        mismatch = measure(sampler_logprobs(policy, batch, temperature, cfg), old_logp, mask, cfg)
-    anchors = Anchors(old_logp, reference_logprobs(ref_model, batch, temperature, cfg),
+        mismatch = measure(sampler_logprobs(policy, batch, sampling, cfg), old_logp, mask, cfg)
+    anchors = Anchors(old_logp, reference_logprobs(ref_model, batch, sampling, cfg),
                       mismatch.weight if mismatch else None)
     params = [p for p in policy.model.parameters() if p.requires_grad]
     n = adv.shape[0]
@@ -158,7 +162,7 @@ def optimize(
                 mrows = slice(m0, min(m0 + micro, start + size))
                 loss, metrics = minibatch_loss(policy, batch.select(mrows), adv[mrows],
                                                mask[mrows], anchors.select(mrows), cfg,
-                                               temperature, max_new_tokens, totals)
+                                               sampling, max_new_tokens, totals)
                 loss.backward()
                 for k, v in metrics.items():
                     parts[k] += v
@@ -172,12 +176,12 @@ def optimize(
 
 
 def minibatch_loss(policy: Policy, mb: RolloutBatch, adv: torch.Tensor, mask: torch.Tensor,
-                   anchors: Anchors, cfg: UpdateConfig, temperature: float, max_new_tokens: int,
+                   anchors: Anchors, cfg: UpdateConfig, sampling: Sampling, max_new_tokens: int,
                    totals: Totals | None) -> tuple[torch.Tensor, dict[str, float]]:
     """Loss of one (micro-)batch: (weighted) clipped surrogate - entropy bonus + KL, and its
     metrics (each an additive share of the minibatch figure when `totals` is given)."""
     with autocast(policy, cfg):
-        logp, entropy = token_logprobs(policy.model, mb, temperature=temperature,
+        logp, entropy = token_logprobs(policy.model, mb, **sampling._asdict(),
                                        logit_budget=cfg.logit_budget)  # (n, T)
     out = policy_loss(logp, anchors.old_logp, adv, mask, eps_low=cfg.eps_low,
                       eps_high=cfg.eps_high, agg=cfg.loss_agg, norm_len=max_new_tokens,

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +53,8 @@ from trueloop.update.compute import ComputeMeter
 from trueloop.update.curriculum import Curriculum
 from trueloop.update.schedule import make_scheduler
 from trueloop.update.step import enable_gradient_checkpointing, optimize
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -114,8 +117,9 @@ def update(s: TrainState, c: Collected, adv: torch.Tensor, cfg: RunConfig) -> di
     """One optimizer step (minibatches over the batch), then the LR schedule; `update/*`."""
     s.policy.model.train()
     upd = optimize(s.policy, s.optimizer, c.batch, adv.flatten(), cfg.update,
-                   temperature=cfg.rollout.temperature,
-                   max_new_tokens=cfg.rollout.max_new_tokens, ref_model=s.ref_model)
+                   temperature=cfg.rollout.temperature, top_k=cfg.rollout.top_k,
+                   top_p=cfg.rollout.top_p, max_new_tokens=cfg.rollout.max_new_tokens,
+                   ref_model=s.ref_model)
     s.scheduler.step()
     s.policy.version += 1
     s.policy.model.eval()
@@ -161,6 +165,11 @@ def step_metrics(c: Collected, adv: torch.Tensor, seconds: dict[str, float]) -> 
 def setup(cfg: RunConfig, out: Path, task: Task, *, resume: bool,
           policy: Policy | None) -> TrainState:
     out.mkdir(parents=True, exist_ok=True)
+    if cfg.rollout.engine != "native" and cfg.update.old_logprobs == "sampler":
+        log.warning("rollout.engine = %r with update.old_logprobs = \"sampler\": the PPO ratio is "
+                    "taken against the engine's log-probs, and their mismatch with the trainer's "
+                    "is neither measured nor corrected; set --update.old_logprobs trainer "
+                    "(docs/models.md, 'Engines').", cfg.rollout.engine)
     torch.manual_seed(cfg.seed)
     if policy is None and cfg.policy.prior:
         raise ValueError("policy.prior = true needs the prior trained or loaded before RL; pass "
