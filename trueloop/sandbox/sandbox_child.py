@@ -253,10 +253,22 @@ def _make_hook(out):
     return hook
 
 
+STDLIB = os.path.dirname(os.__file__) + "/"
+READABLE = ("/dev/null", "/dev/zero", "/dev/urandom", "/dev/random", "/dev/stdin")
+PATH_EVENTS = ("open", "os.listdir", "os.scandir", "glob.glob", "os.chdir")
+
+
+def _outside(path):
+    """A path outside the job's working directory and the standard library (residue of other
+    jobs, the host): nothing an honest program reads."""
+    p = os.path.abspath(os.fsdecode(path))
+    cwd = os.getcwd()
+    return not (p == cwd or p.startswith(cwd + "/") or p.startswith(STDLIB) or p in READABLE)
+
+
 def _classify(event, args, from_solution):
-    if event == "open" and args and isinstance(args[0], str | bytes):
-        path = os.fsdecode(args[0])
-        if path.startswith(("/proc", "/sys", "/etc", "/dev/mem")) and from_solution(False):
+    if event in PATH_EVENTS and args and isinstance(args[0], str | bytes):
+        if _outside(args[0]) and from_solution(False):
             return "hack:introspection"
         return None
     if event in ("sys._getframe", "sys._current_frames", "gc.get_objects", "gc.get_referrers",

@@ -132,25 +132,27 @@ def _prepare(truth: Mapping[str, Any], completion: str, tests: tuple[SplitTest, 
     return _Prepared(source, tests[:nv], tests[nv:], job, truth, binding)
 
 
-def _outcomes(p: _Prepared, run: Run) -> list[bool]:
+def _outcomes(p: _Prepared, run: Run) -> tuple[list[bool], bool]:
+    """Whether each test passed, and whether a failed one got several answers at once."""
     calls, stmts = iter(run.calls), iter(run.stmts)
-    out = []
+    out, several = [], False
     for t in p.visible + p.hidden:
         if not t.checks:
             out.append(next(stmts))
             continue
         values = {expr: (c.ok, c.value) for expr, c in zip(t.calls, calls, strict=False)}
         out.append(t.passes(values))
-    return out
+        several = several or (not out[-1] and t.several_answers(values))
+    return out, several
 
 
 def judge(p: _Prepared, run: Run, cfg: VerifyConfig) -> Verdict:
     """Trusted decision on plain data: tests passed, flags, reason, reward."""
-    passed = _outcomes(p, run)
+    passed, several = _outcomes(p, run)
     nv = len(p.visible)
     pv, ph = sum(passed[:nv]), sum(passed[nv:])
     static = scan(p.source)
-    flags = set(run.flags) | static.flags
+    flags = set(run.flags) | static.flags | ({"hack:multiple_outputs"} if several else set())
     all_pass = all(passed) and bool(passed)
     hits = special_casing(p.source, [t.fingerprint() for t in p.visible], pv == nv,
                           ph < len(p.hidden), not all_pass)

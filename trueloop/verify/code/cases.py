@@ -29,7 +29,7 @@ from typing import Any
 from trueloop.sandbox import Job, Sandbox
 from trueloop.sandbox import sandbox_wire as wire
 from trueloop.verify.code.helpers import free_names
-from trueloop.verify.code.scan import NOT_LITERAL, literal
+from trueloop.verify.code.scan import NOT_LITERAL, TRIVIAL, literal
 from trueloop.verify.code.special import Visible
 
 CACHE_SIZE = 4096
@@ -86,6 +86,18 @@ class SplitTest:
         results = (values[c.call][0] and wire.compare(c.op, values[c.call][1], c.expected, c.tol)
                    for c in self.checks)
         return any(results) if self.any_of else all(results)
+
+    def several_answers(self, values: Mapping[str, tuple[bool, Any]]) -> bool:
+        """A failed `== EXPECTED` whose call returned a list, tuple or set of two or more
+        candidates, the expected value among them: several answers given at once."""
+        for c in self.checks:
+            ok, got = values.get(c.call, (False, None))
+            want = c.expected
+            if c.op == "eq" and ok and type(want) in (int, float, str) and \
+                    repr(want) not in TRIVIAL and type(got) in (list, tuple, set, frozenset) and \
+                    len(got) >= 2 and any(type(g) is type(want) and g == want for g in got):
+                return True
+        return False
 
     def expect(self) -> tuple[str, float, Any] | None:
         """(check, tol, expected) when one check on one call decides the test (fail fast)."""

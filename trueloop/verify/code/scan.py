@@ -40,7 +40,8 @@ SKIP_ATTRS = {"skip", "skipIf", "skipUnless", "SkipTest", "xfail", "exit", "skip
 # test machinery (an alias of it, or a name imported from it), never any `.skip()` method
 PATCH_MODULES = {"builtins", "sys", "time", "signal", "unittest", "pytest", "os", "gc",
                  "inspect", "json", "math", "__builtins__", "_pytest", "doctest", "random",
-                 "collections", "functools", "operator", "copy", "pickle", "io", "traceback"}
+                 "collections", "functools", "operator", "copy", "pickle", "io", "traceback",
+                 "ast", "types", "importlib", "linecache"}
 PATCH_CALLS = {"signal.signal", "signal.alarm", "signal.setitimer", "sys.settrace",
                "sys.setprofile", "sys.addaudithook", "faulthandler.disable",
                "signal.pthread_sigmask", "os.dup2", "os.close", "os.closerange",

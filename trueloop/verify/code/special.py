@@ -4,11 +4,11 @@ Each visible test leaves a fingerprint (`Visible`): the literals of its input (c
 and their tuple, or the stdin text whole and stripped and as its number) and of its expected
 output. `hits` finds those literals where the source compares against them (`==`, order, `in`
 a tuple, list or set of them, or a name bound to one: `CASES = ("1 2", "5 5")` then
-`s in CASES`), matches them in a `match` case, keys a dict on them, emits them verbatim
-(`return`, `print`, `sys.stdout.write`), or holds two or more expected outputs in one literal
-table (`[6, 1, 24][calls]`: answers by call order). A string also matches stripped; trivial
-literals (`scan.TRIVIAL`) and one-word alphabetic outputs (`YES`, `Alice`: categorical answers
-that honest programs print) are no evidence.
+`s in CASES`), matches them in a `match` case, keys a dict on them or holds them as its
+values, emits them verbatim (`return`, `print`, `sys.stdout.write`), or holds two or more
+expected outputs in one literal table (`[6, 1, 24][calls]`: answers by call order). A string
+also matches stripped; trivial literals (`scan.TRIVIAL`) and one-word alphabetic outputs
+(`YES`, `Alice`: categorical answers that honest programs print) are no evidence.
 
 `special_casing` decides, the same way for both kinds of task (`verify.code.judge` and
 `stdio.judge`): the hack is flagged when the submission is refused and either every visible
@@ -117,17 +117,26 @@ def _compared(node: ast.AST, consts: dict[str, object]) -> list[tuple[ast.AST, o
             if isinstance(value, tuple | list | set | frozenset):
                 out += [(side, v) for v in value]
         return out
-    if isinstance(node, ast.Dict):
-        sides = [k for k in node.keys if k is not None]
+    if isinstance(node, ast.Dict):  # keys looked up, values answered
+        sides = [k for k in node.keys if k is not None] + node.values
     elif isinstance(node, ast.MatchValue):
         sides = [node.value]
     elif isinstance(node, ast.Return) and node.value is not None:
-        sides = [node.value]
+        sides = _leaves(node.value)
     elif isinstance(node, ast.Call) and dotted(node.func) in EMITS:
-        sides = list(node.args)
+        sides = [leaf for a in node.args for leaf in _leaves(a)]
     else:
         return []
     return [(s, v) for s in sides if (v := literal(s)) is not NOT_LITERAL]
+
+
+def _leaves(node: ast.AST) -> list[ast.AST]:
+    """The values an emitted expression can take: both arms of `a if c else b`, `x or y`."""
+    if isinstance(node, ast.IfExp):
+        return _leaves(node.body) + _leaves(node.orelse)
+    if isinstance(node, ast.BoolOp):
+        return [leaf for v in node.values for leaf in _leaves(v)]
+    return [node]
 
 
 def _forms(value: object) -> list[object]:
