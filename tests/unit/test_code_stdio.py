@@ -29,7 +29,12 @@ def check(sb, source, truth=ADD, cfg=CFG):
     ("3\n", "3", "tokens", 0, True),
     ("1  2\n3", "1 2 3\n", "tokens", 0, True),
     ("3.0", "3", "tokens", 0, False),  # tokens are exact strings
-    ("3\n", "3", "exact", 0, False),
+    ("3\n", "3", "exact", 0, True),  # one final newline is insignificant (judges' rule)
+    ("1\n2", "1\n2\n", "exact", 0, True),
+    ("1\r\n2\r\n", "1\n2\n", "exact", 0, True),
+    ("3\n\n", "3\n", "exact", 0, False),  # a second one is an extra blank line
+    ("3 \n", "3\n", "exact", 0, False),  # a trailing space counts
+    ("1\n2\n", "1 2\n", "exact", 0, False),
     ("0.3333", "0.33333333", "float", 1e-3, True),
     ("1000.5", "1000", "float", 1e-3, True),  # relative
     ("nan", "1.5", "float", 1e9, False),
@@ -127,3 +132,10 @@ def test_degraded_mode_runs_programs_too():
     with Sandbox(SandboxLimits(timeout_s=1.0), workers=1, isolate=False) as box:
         v = verify_code(ADD, HONEST, CFG, box)
     assert v.correct and not v.details["protections"]["chroot"]
+
+
+def test_exact_comparison_ignores_one_final_newline_only(sb):
+    exact = {**ADD, "compare": "exact"}
+    assert check(sb, AB + "print(a + b, end='')\n", exact).correct  # "3" for "3\n"
+    v = check(sb, AB + "print(a + b, end='\\n\\n')\n", exact)
+    assert not v.correct and v.reason == "wrong"

@@ -184,16 +184,25 @@ OUTPUT_MODES = frozenset({"tokens", "exact", "float"})
 
 def compare_output(got, want, mode="tokens", tol=0.0):
     """Whether a program's stdout `got` matches `want` (judge rules): `tokens` compares
-    whitespace-separated tokens as exact strings, `exact` the whole text, `float` tokens with
-    numbers within `tol` (absolute or relative); nan/inf never match a number."""
+    whitespace-separated tokens as exact strings, `exact` the text as lines (`exact_text`),
+    `float` tokens with numbers within `tol` (absolute or relative); nan/inf never match a
+    number."""
     if mode not in OUTPUT_MODES:
         raise ValueError(f"unknown output comparison {mode!r}; known: {sorted(OUTPUT_MODES)}")
     if mode == "exact":
-        return got == want
+        return exact_text(got) == exact_text(want)
     g, w = got.split(), want.split()
     if mode == "tokens" or len(g) != len(w):
         return g == w
     return all(_token_close(a, b, tol) for a, b in zip(g, w, strict=True))
+
+
+def exact_text(text):
+    """The text that `exact` compares, as strict judges read a file (testlib's `fcmp`:
+    lines, line endings ignored): `\r\n` is `\n`, and one final newline is insignificant.
+    Everything else counts: a second blank line, a trailing space, a missing line."""
+    text = text.replace("\r\n", "\n")
+    return text[:-1] if text.endswith("\n") else text
 
 
 def _token_close(got, want, tol):
