@@ -208,3 +208,35 @@ def test_micro_batches_give_the_same_corrected_step(setup):
         assert torch.allclose(p, q, atol=1e-6, rtol=1e-4)
     for k in ("update/pg_loss", "mismatch/is_clip_frac", "mismatch/is_ess"):
         assert ma[k] == pytest.approx(mb[k], rel=1e-4, abs=1e-6), k
+
+
+def test_native_truncated_sampling_has_no_mismatch_with_the_replayed_truncation():
+    """top-k/top-p on: the native sampler's record and the trainer's replay agree (~1e-6), and the
+    PPO update starts at ratio 1 (no kept-mass factor)."""
+    policy = build_tiny("0.5m", seed=0)
+    batch = sample(policy, PROMPTS, RolloutConfig(max_new_tokens=12, group_size=3, top_k=8,
+                                                  top_p=0.7),
+                   generator=torch.Generator().manual_seed(1))
+    policy.model.train()
+    opt = torch.optim.SGD([p for p in policy.model.parameters() if p.requires_grad], lr=0.0)
+    metrics = optimize(policy, opt, batch, torch.linspace(-1, 1, len(batch)),
+                       UpdateConfig(old_logprobs="trainer"), temperature=1.0, top_k=8, top_p=0.7,
+                       max_new_tokens=12)
+    assert metrics["mismatch/logp_abs_max"] < 1e-4
+    assert abs(metrics["mismatch/is_ratio_mean"] - 1) < 1e-5
+
+
+def test_a_non_native_engine_with_sampler_logprobs_is_warned_about(tmp_path, caplog):
+    from trueloop.tasks import task_from_config
+    from trueloop.update.trainer import setup
+
+    cfg = load_config(overrides=["--rollout.engine", "vllm", "--policy.size", "0.5m"])
+    with caplog.at_level("WARNING", logger="trueloop.update.trainer"):
+        setup(cfg, tmp_path, task_from_config(cfg.task), resume=False, policy=None)
+    assert "--update.old_logprobs trainer" in caplog.text
+    caplog.clear()
+    trainer = load_config(overrides=["--rollout.engine", "vllm", "--policy.size", "0.5m",
+                                     "--update.old_logprobs", "trainer"])
+    with caplog.at_level("WARNING", logger="trueloop.update.trainer"):
+        setup(trainer, tmp_path, task_from_config(trainer.task), resume=False, policy=None)
+    assert "old_logprobs" not in caplog.text
