@@ -69,9 +69,14 @@ class _Channel:
         raise _exception(str(reply.get("err", "error")))
 
 
+NOT_RAISED = (AssertionError, StopIteration, StopAsyncIteration)
+# a candidate's StopIteration re-raised here would end the test's own loop early (`any(map(
+# candidate, xs))` true with nothing computed), as PEP 479 stops it leaving a generator
+
+
 def _exception(name):
     cls = getattr(builtins, name, None)
-    if type(cls) is type and issubclass(cls, Exception) and cls is not AssertionError:
+    if type(cls) is type and issubclass(cls, Exception) and not issubclass(cls, NOT_RAISED):
         return cls(f"raised by the candidate: {name}")
     return CandidateError(name)
 

@@ -153,11 +153,23 @@ def _apply(g, cmd):
     return fn(*wire.decode(cmd["args"]), **wire.decode(cmd["kw"]))
 
 
+_BUILTIN_EXCEPTIONS = {n: c for n, c in vars(builtins).items()
+                       if type(c) is type and issubclass(c, BaseException)}
+# taken before any submission runs
+
+
+def _builtin_base(e):
+    """The nearest builtin exception class of `e` (by identity, not by name): a submission's
+    own `class ValueError(Exception)` is an Exception; `class E(KeyError)` is a KeyError."""
+    return next(c.__name__ for c in type(e).__mro__ if _BUILTIN_EXCEPTIONS.get(c.__name__) is c)
+
+
 def _evaluate(fn, args, where, out):
     try:
         value = fn(*args)
     except BaseException as e:
-        return {"err": _exception_name(e, where, out)}
+        name = _exception_name(e, where, out)
+        return {"err": name if isinstance(e, EXIT_TYPES) else _builtin_base(e)}
     try:
         return {"v": wire.encode(value)}
     except wire.NonPlain as e:

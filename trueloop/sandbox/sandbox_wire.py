@@ -47,8 +47,19 @@ class NonPlain(Exception):
         super().__init__(type(value).__name__)
 
 
-def encode(v, depth=0):
-    """Exact-type encoding of a plain value; raises NonPlain for anything else."""
+MAX_NODES = 1 << 19
+# values in one encoding: a shared sublist (`a = [a, a]` forty times) would otherwise expand
+# to 2**40 nodes; past 2**19 values the JSON is over the 1 MiB result channel anyway
+
+
+def encode(v, depth=0, budget=None):
+    """Exact-type encoding of a plain value; raises NonPlain for anything else, ValueError past
+    `MAX_NODES` values."""
+    if budget is None:
+        budget = [MAX_NODES]
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise ValueError("value too large to encode")
     t = type(v)
     if depth > MAX_DEPTH:
         raise RecursionError("value nested too deeply")
@@ -56,14 +67,15 @@ def encode(v, depth=0):
         return {"x": hex(v)}  # JSON ints stop at 4,300 digits; hex has no such limit
     if t in _PLAIN:
         return v
+    d, b = depth + 1, budget
     if t is list:
-        return [encode(x, depth + 1) for x in v]
+        return [encode(x, d, b) for x in v]
     if t is tuple:
-        return {"t": [encode(x, depth + 1) for x in v]}
+        return {"t": [encode(x, d, b) for x in v]}
     if t is dict or t in _DICTS:
-        return {"d": [[encode(k, depth + 1), encode(x, depth + 1)] for k, x in dict.items(v)]}
+        return {"d": [[encode(k, d, b), encode(x, d, b)] for k, x in dict.items(v)]}
     if t is set or t is frozenset:
-        return {"s" if t is set else "f": [encode(x, depth + 1) for x in v]}
+        return {"s" if t is set else "f": [encode(x, d, b) for x in v]}
     if t is bytes:
         return {"b": v.hex()}
     if t is complex:

@@ -18,7 +18,9 @@ extra ones: several candidate answers printed), `hack:special_casing` (every vis
 passes, a hidden one fails, and the source compares against, tests membership in, matches,
 keys on, returns or prints a visible input or output, whole and stripped or as its number:
 the function tests' decision, `special.special_casing`, fed by `fingerprint`), `hack:exit`
-for `os._exit`/`os.abort` (exiting early with partial output), and `hack:patched` for
+for `os._exit`/`os.abort` in a refused program (exiting early with partial output; a program
+that wrote its whole answer and then left by `os._exit(0)` is judged by its output, as judges
+do), and `hack:patched` for
 replacing `sys.stdout`. Not covered: a program that detects the judge's inputs by their
 statistics (size, ranges) or by single tokens (`a == 1 and b == 2`) or through a name is only
 caught by hidden tests that differ.
@@ -96,6 +98,8 @@ def judge(p: StdioPrepared, run: Run, cfg: VerifyConfig) -> Verdict:
     pv, ph = sum(passed[:nv]), sum(passed[nv:])
     static = scan(p.source, program=True)
     flags = set(static.flags)
+    if passed and all(passed):
+        flags.discard("hack:exit")  # it left by os._exit after its whole answer: judged by that
     if any(not ok and i < len(runs) and _several_answers(runs[i].stdout, p.outputs[i])
            for i, ok in enumerate(passed)):
         flags.add("hack:multiple_outputs")
