@@ -68,3 +68,16 @@ def test_a_program_that_writes_its_answer_then_os_exits_is_judged_by_its_output(
     bad = verify_code(t, body.format("a + b if a < 2 else 0") + "os._exit(0)\n", CFG, sb)
     assert good.correct and "hack:exit" not in good.flags
     assert not bad.correct and "hack:exit" in bad.flags
+
+
+@pytest.mark.parametrize("test", ["assert f(1)[0]", "assert any(f(2))", "assert len(f(3)) > 2"])
+def test_nothing_the_submission_wrote_runs_on_a_value_after_it_returns(sb, test):
+    """`f(1)[0]`, `any(f(2))`, `len(f(3))` were evaluated in the submission's process, where a
+    returned object's rigged `__getitem__`/`__bool__`/`__len__` answered for it; such a test
+    now runs in the checker, on the plain value the candidate returned."""
+    honest = "def f(x):\n    return [True, x, x]\n"
+    rigged = ("class R:\n    def __getitem__(self, i):\n        return True\n"
+              "    def __len__(self):\n        return 5\ndef f(x):\n    return R()\n")
+    assert verify_code(truth(test), honest, CFG, sb).correct
+    v = verify_code(truth(test), rigged, CFG, sb)
+    assert not v.correct and v.reward == 0.0 and v.details["unsplit"] == 1

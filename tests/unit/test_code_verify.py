@@ -66,15 +66,15 @@ def test_split_test_table(test, call, kind, expected):
 
 def test_expected_expressions_are_evaluated_without_the_submission(sb):
     truth = {"entry_point": "evens", "setup": "import math",
-             "visible_tests": ["assert set(evens(4)) == set([0, 2])",
+             "visible_tests": ["assert evens(4) == sorted({2, 0})",
                                "assert evens(1) == list(range(0, 1, 2))"],
-             "hidden_tests": ["assert sorted(evens(7)) == sorted([6, 4, 2, 0])",
+             "hidden_tests": ["assert evens(7) == sorted([6, 4, 2, 0])",
                               "assert len(evens(9)) == math.ceil(9 / 2)",
                               "assert evens(3) == evens(2) + [2]",
                               "assert evens(5) == undefined_name"]}
     honest = "def evens(n):\n    return list(range(0, n, 2))\n"
     v = check(sb, honest, truth)
-    assert v.details["unsplit"] == 2  # evens(2) on the right; the undefined name
+    assert v.details["unsplit"] == 3  # len() of the value; evens(2) on the right; the name
     assert v.details["passed_visible"] == 2 and v.details["passed_hidden"] == 3
     rigged = ("class S(set):\n    def __eq__(self, o):\n        return True\n"
               "def evens(n):\n    return S()\n")

@@ -10,10 +10,11 @@ one call and literals (`0 <= CALL < 10`), and boolean combinations (`A and B`, `
 expression that does not mention the entry point (`set([1, 2])`, `float('inf')`):
 `resolve_expected` evaluates those in a separate sandbox run that contains *no submission*
 (trusted test code and setup only), cached per test set, so expected values never enter a
-submission's process. Anything else, and a call that reads a name other than the entry point
-and the builtins (a helper, a module), stays whole (no checks) and runs in the sandbox's
-checker process, which holds no submission code, binds the test's helpers from the problem's
-trusted text and calls the entry point through proxies (`helpers.bind`).
+submission's process. Anything else, and a call that is not the entry point's own call on
+arguments that read no other name (`len(f(x))`, `f(x)[0]`, `f(encode(s))`), stays whole (no
+checks) and runs in the sandbox's checker process, which holds no submission code, binds the
+test's helpers from the problem's trusted text and calls the entry point through proxies
+(`helpers.bind`).
 Every comparison is `sandbox_wire.compare`, on plain values, in trusted code.
 """
 
@@ -132,9 +133,24 @@ def split_test(test: str, entry_point: str = "") -> SplitTest:
     if len(tree.body) != 1 or not isinstance(tree.body[0], ast.Assert):
         return SplitTest(test)
     split = _split_expr(tree.body[0].test, entry_point)
-    if split and entry_point and any(free_names(c.call) - {entry_point} for c in split[0]):
-        return SplitTest(test)  # the call needs a helper: the checker binds it, trusted
+    if split and entry_point and not all(_direct(c.call, entry_point) for c in split[0]):
+        return SplitTest(test)  # the checker applies it to plain values, helpers bound there
     return SplitTest(test, *split) if split else SplitTest(test)
+
+
+def _direct(call: str, entry: str) -> bool:
+    """`call` is the entry point called (or a method of what it returned, `Foo(2).area()`) on
+    arguments that read no other name: nothing the submission wrote runs on the value after it
+    comes back (`len(f(x))`, `f(x)[0]` or `any(f(x))` would call a returned object's rigged
+    `__len__`, `__getitem__` or `__bool__` inside the submission's process)."""
+    node = ast.parse(call, mode="eval").body
+    if free_names(node) - {entry}:
+        return False
+    while isinstance(node, ast.Call | ast.Attribute):
+        node = node.func if isinstance(node, ast.Call) else node.value
+        if isinstance(node, ast.Attribute) and not isinstance(node.value, ast.Call | ast.Name):
+            return False
+    return isinstance(node, ast.Name) and node.id == entry
 
 
 def _mentions(node: ast.AST, name: str) -> bool:
