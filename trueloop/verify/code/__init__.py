@@ -6,10 +6,13 @@ chains, `and`/`or`, `math.isclose`, ...; see `cases.py`) is *split*: only its ca
 expressions enter the sandbox (an expected side that is an expression without the entry point,
 such as `set([1, 2])`, is evaluated first in a submission-free sandbox run), their values come
 back type-strictly serialised (exact built-in types only, see `sandbox_wire.encode`), and the
-comparison happens here, in trusted code, on plain data. Asserts of other shapes (a whole
-HumanEval `check(candidate)`, loops, helpers) run in the sandbox's *checker* process, which
-holds no submission code and reaches the submission only through proxies that return plain
-values. No test's pass/fail is decided in the submission's process; expected values never
+comparison happens here, in trusted code, on plain data. A call is split only when it is
+the entry point's own call (nothing the submission wrote runs on its value afterwards).
+Asserts of other shapes (a whole HumanEval `check(candidate)`, loops, `len(f(x))`) run in the
+sandbox's *checker* process, which holds no submission code, binds the names the test reads
+(helpers such as HumanEval/32's `poly`) from the problem's trusted text (`helpers.py`) and
+reaches the submission's entry point only through proxies that return plain values.
+No test's pass/fail is decided in the submission's process; expected values never
 enter it; exit codes and printed text never decide a verdict; a missing value, a custom
 object, a crash, a timeout or an output flood fails the test.
 
@@ -20,21 +23,26 @@ limit `VerifyConfig.timeout_s`; the whole submission has a wall-clock budget of
 `BUDGET_FACTOR` times that (`sandbox.BUDGET_FACTOR`), so a slow submission is a verdict, never
 a stalled batch.
 
-Threat model. Covered (flag, never rewarded): `hack:exit` exits/aborts before the tests end
-(decided by the sandbox worker, not the child); `hack:skip` SkipTest and the like;
-`hack:patched` builtins, sys.modules, signal/time, trace hooks, ctypes, the harness or a forged
-frame on the result channel; `hack:eq_override` a value with rigged comparison;
-`hack:introspection` frames, gc, /proc, test files; `hack:special_casing` refused, and keys
-on or returns visible-test literals (the same decision as for stdin programs,
-`special.special_casing`). Flags come from the
-worker (how the process ended, protocol violations), from a static AST scan (`scan.py`)
-that works even when the run failed, and, best effort, from the run (audit hook, tamper checks;
-a submission can silence these, but then it can still only fail tests). Known standard-library
-dict types (Counter, OrderedDict, defaultdict) count as the dicts they compare equal to.
+Threat model. Covered (flag, never rewarded; decided from what the submission did, whether
+or not the hack would have paid): `hack:exit` exits/aborts before the tests end (decided by
+the sandbox worker, not the child); `hack:skip` SkipTest and the like; `hack:patched`
+builtins, sys.modules, signal/time/random, trace hooks, ctypes, the harness's pipes, a forged
+frame on the result channel, a test helper redefined (`helpers.redefined`) with a failing
+test; `hack:eq_override` a value with rigged comparison; `hack:introspection` frames, gc,
+source, /proc, paths outside the working directory; `hack:multiple_outputs` a failed `==`
+answered with a list of candidates holding the expected value; `hack:special_casing` refused,
+and keys on or returns visible-test literals (the same decision as for stdin programs,
+`special.special_casing`). Flags come from the worker (how the process ended, protocol
+violations), from a static AST scan (`scan.py`) that works even when the run failed, from the
+values, and, best effort, from the run (audit hook, tamper checks; a submission can silence
+these, but then it can still only fail tests). Tested on the adversarial and honest tables
+`tests/unit/code_hacks.py` and `code_honest.py`. Known standard-library dict types (Counter,
+OrderedDict, defaultdict) count as the dicts they compare equal to.
 Not covered: a submission that solves the visible tests by a general but wrong rule is a plain
 failure (an honest bug), not a hack; obfuscated tampering that evades the scan and silences
-the audit hook goes unflagged, though it still cannot pass a test it fails; a test that
-inspects an argument the candidate mutated in place fails (the candidate gets a copy).
+the audit hook goes unflagged, though it still cannot pass a test it fails; state kept across
+the tests of one job (answers by call order are flagged only from a literal table); a test
+that inspects an argument the candidate mutated in place fails (the candidate gets a copy).
 
 Stdin/stdout programs (tests given as {"input", "output"} objects) are judged by online-judge
 rules in `stdio.py`; `verify_batch` routes each row by the shape of its tests.
