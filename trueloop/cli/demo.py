@@ -42,8 +42,15 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError) as e:
         print(f"trueloop demo: {e}", file=sys.stderr)
         return 2
+    from trueloop.rollout.vllm_engine import EngineError  # lazy: as above
+
     out = Path(args.out)
-    summary = run_demo(cfg, out, resume=args.resume)
+    try:
+        summary = run_demo(cfg, out, resume=args.resume)
+    except EngineError as e:
+        from trueloop.cli.train import engine_stopped  # lazy: one command module, not all
+
+        return engine_stopped("demo", out, e)
     b, a = summary["before"], summary["after"]
     print(f"held-out pass@1 on {summary['task']}: {b['pass@1']:.3f} {b['pass@1_ci']} -> "
           f"{a['pass@1']:.3f} {a['pass@1_ci']}  ({summary['wall_seconds']:.0f} s)")

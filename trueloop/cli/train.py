@@ -45,8 +45,13 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         train_run(cfg, args.out, resume=args.resume)
-    except EngineError as e:  # the sampler, not the run's state: the checkpoints are intact
-        print(f"trueloop train: the sampling engine stopped the run: {e}. The last checkpoint in "
-              f"{args.out} is intact; fix the cause and continue with --resume.", file=sys.stderr)
-        return 1
+    except EngineError as e:
+        return engine_stopped("train", args.out, e)
     return 0
+
+
+def engine_stopped(command: str, out, error: Exception) -> int:
+    """The sampler failed, not the run's state: one sentence, exit code 1, checkpoints intact."""
+    print(f"trueloop {command}: the sampling engine stopped the run: {error}. The last checkpoint "
+          f"in {out} is intact; fix the cause and continue with --resume.", file=sys.stderr)
+    return 1
