@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from code_hacks import POLY, ROT  # HumanEval/32 and /38 shapes, one definition
 
 from trueloop.config import VerifyConfig
 from trueloop.sandbox import Sandbox, SandboxLimits
@@ -166,20 +167,6 @@ def test_a_module_the_test_uses_unimported_is_the_module_not_the_submission(sb):
     honest = "import math\ndef f(x):\n    return 2 * x\n"
     v = verify_code(t, honest, CFG, sb)
     assert v.correct and v.details["unsplit"] == 1
-
-
-POLY = {"entry_point": "find_zero", "setup": "import math",
-        "reference": "import math\ndef poly(xs, x):\n    \"\"\"xs[0] + xs[1] * x + ...\"\"\"\n"
-                     "    return sum(c * math.pow(x, i) for i, c in enumerate(xs))\n"
-                     "def find_zero(xs):\n    return -xs[0] / xs[1]\n",
-        "visible_tests": [],
-        "hidden_tests": ["def check(candidate):\n    for xs in ([1, 2], [-6, 3], [4, -1]):\n"
-                         "        assert math.fabs(poly(xs, candidate(xs))) < 1e-4\n"
-                         "check(find_zero)"]}
-ROT = {"entry_point": "decode", "reference": "def encode(s):\n    return s[1:] + s[:1]\n"
-                                             "def decode(s):\n    return s[-1:] + s[:-1]\n",
-       "visible_tests": ["assert decode(encode('abc')) == 'abc'"],
-       "hidden_tests": ["assert decode(encode('hello')) == 'hello'"]}
 
 
 @pytest.mark.parametrize("t,honest,hack", [
