@@ -5,7 +5,8 @@ its tools in the prompt (`describe_tools`). Two call formats (`CALL_FORMATS`, pi
 environment):
 
     hermes  <tool_call>{"name": "calculator", "arguments": {"expression": "12*34"}}</tool_call>
-            JSON arguments; the native tool-call format of Qwen2.5 / Hermes chat templates
+            JSON arguments; the native tool-call format of Qwen2.5 / Hermes chat templates (a
+            JSON list of such objects in one block, SmolLM2's form, is read as several calls)
     tag     <calc>12*34</calc>
             one string argument, the tool's name as the tag: short enough for a character-level
             model, whose context is a few hundred tokens
@@ -107,7 +108,8 @@ def parse_tag_calls(action: str, tools: dict[str, Tool]) -> list[ToolCall]:
 
 
 def parse_hermes_calls(action: str, tools: dict[str, Tool]) -> list[ToolCall]:
-    """Every `<tool_call>{json}</tool_call>` block."""
+    """Every `<tool_call>{json}</tool_call>` block; a block holding a JSON list of call objects
+    (SmolLM2's form, `[]` for no call) gives one call per element."""
     calls = []
     for body in CALL.findall(action):
         try:
@@ -115,15 +117,17 @@ def parse_hermes_calls(action: str, tools: dict[str, Tool]) -> list[ToolCall]:
         except (ValueError, RecursionError):
             calls.append(ToolCall(None, {}, "the tool call is not valid JSON"))
             continue
-        if not isinstance(obj, dict) or not isinstance(obj.get("name"), str):
-            calls.append(ToolCall(None, {}, 'a tool call needs {"name": ..., "arguments": {...}}'))
-            continue
-        args = obj.get("arguments", {})
-        if not isinstance(args, dict):
-            calls.append(ToolCall(obj["name"], {}, "arguments must be a JSON object"))
-            continue
-        calls.append(ToolCall(obj["name"], args))
+        calls.extend(_hermes_call(o) for o in (obj if isinstance(obj, list) else [obj]))
     return calls
+
+
+def _hermes_call(obj: Any) -> ToolCall:
+    if not isinstance(obj, dict) or not isinstance(obj.get("name"), str):
+        return ToolCall(None, {}, 'a tool call needs {"name": ..., "arguments": {...}}')
+    args = obj.get("arguments", {})
+    if not isinstance(args, dict):
+        return ToolCall(obj["name"], {}, "arguments must be a JSON object")
+    return ToolCall(obj["name"], args)
 
 
 CALL_FORMATS = {"hermes": parse_hermes_calls, "tag": parse_tag_calls}
