@@ -82,6 +82,17 @@ def test_same_seed_same_episodes_on_vllm(tiny: Policy) -> None:
     assert torch.equal(one.input_ids, two.input_ids)
 
 
+def test_seeded_prompts_beyond_one_step_s_token_budget_sample(tiny: Policy) -> None:
+    # 40 distinct 150-token prompts, each with its seed: more than vLLM's CPU default of 4096
+    # batched tokens a step. With chunked prefill on, vLLM 0.32 rewinds a partly prefilled
+    # request's seeded generator and fails ("CPU Generator does not use offset").
+    cfg = RunConfig().rollout
+    engine = engine_for(tiny, cfg)
+    prompts = [[3 + (i * 7 + j) % 100 for j in range(150)] for i in range(40)]
+    outs = engine.generate(prompts, [2] * 40, list(range(40)), cfg, eos=[])
+    assert [len(ids) for ids, _, _ in outs] == [2] * 40
+
+
 def test_a_skipped_sync_is_caught_by_the_probe(monkeypatch) -> None:
     policy = build_tiny("0.5m", seed=1)
     play(policy, [CountEnv(problem(0))], g=1, engine="vllm")  # starts the engine, syncs v0

@@ -46,6 +46,10 @@ KV_TOKENS = 1 << 16
 # tokens of KV cache the engine reserves (at least two full contexts): sized from the model, since
 # vLLM's CPU backend otherwise claims 92% of the machine's memory and refuses to start when
 # anything else holds some (SmolLM2-135M in fp32: about 3 GiB; the tiny model: about 130 MB)
+BATCHED_TOKENS = 8192
+# tokens one engine step may prefill. Chunked prefill is off: vLLM 0.32 rewinds the seeded
+# generator of a partly prefilled request, which a CPU generator cannot do ("CPU Generator does
+# not use offset", met at 256 seeded SmolLM2 prompts); whole prompts only, so never partial.
 PROBE = 48
 # tokens in the sync probe (the first prompt of the run, cut or repeated to this length)
 INSTALL = ("rollout.engine = 'vllm' needs vLLM: pip install 'trueloop[vllm]' (on a CPU that is "
@@ -88,7 +92,8 @@ class VLLMEngine:
                                 dtype=dtype, max_model_len=context,
                                 kv_cache_memory_bytes=kv_bytes(policy, dtype, context),
                                 logprobs_mode="processed_logprobs", seed=seed,
-                                enable_prefix_caching=True, **lora)
+                                enable_prefix_caching=True, enable_chunked_prefill=False,
+                                max_num_batched_tokens=max(context, BATCHED_TOKENS), **lora)
         except Exception as e:  # the engine's own sentence, with what trueloop asked for
             raise EngineError(f"vLLM failed to start for this policy ({dtype}, context "
                               f"{context}): {type(e).__name__}: {e}") from e
