@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 
 from trueloop.tasks.arithmetic import Arithmetic
 from trueloop.tasks.base import Task
-from trueloop.tasks.bfcl import BFCL_TASKS
 from trueloop.tasks.chain import Chain
 from trueloop.tasks.code import CodeStdioTask, CodeTask
 from trueloop.tasks.countdown import Countdown
@@ -36,7 +35,6 @@ TASKS: dict[str, type[Task]] = {
 }
 TASKS["code"] = CodeTask
 TASKS["code_stdio"] = CodeStdioTask
-TASKS.update(BFCL_TASKS)
 
 
 def register(name: str, task_class: type[Task], *, replace: bool = False) -> None:
