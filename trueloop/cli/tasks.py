@@ -2,8 +2,9 @@
 
 - `trueloop tasks list`: one line per task: name, whether it has a horizon knob, description.
 - `trueloop tasks sample NAME --n N --difficulty D [--horizon H] [--split train|test] [--seed S]
-  [--answer-format F] [--start I] [--path FILE] [--test-path FILE]`: Problems as JSONL
-  (`Problem.to_json()`), one per line, on stdout.
+  [--answer-format F] [--start I] [--path FILE] [--test-path FILE] [--model M]`: Problems as
+  JSONL (`Problem.to_json()`), one per line, on stdout; with `--model` each row also carries
+  `rendered`, the prompt text that model's chat template makes of it in training.
 - `trueloop tasks oracle NAME ...` (same options): rows `{"id", "gold", "completion"}` in the
   format `trueloop verify math` reads, the completion being the task's oracle answer. Tasks whose
   ground truth is not one math answer (countdown, code) have no such gold and are refused.
@@ -14,7 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from trueloop.tasks import TASKS, make_task
 from trueloop.tasks.base import ANSWER_FORMATS, Task
@@ -38,6 +39,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         q.add_argument("--answer-format", choices=sorted(ANSWER_FORMATS), default="boxed")
         q.add_argument("--path", default=None, help="dataset tasks: JSONL file to read")
         q.add_argument("--test-path", default=None, help="dataset tasks: JSONL test split")
+        if action == "sample":
+            q.add_argument("--model", default=None,
+                           help="also show each prompt as this model's chat template renders it "
+                                "for training (`rendered`): a registered name such as "
+                                "smollm2-135m, or a local HF folder")
         q.set_defaults(func=func)
 
 
@@ -55,9 +61,30 @@ def describe(cls: type[Task]) -> str:
 
 
 def run_sample(args: argparse.Namespace) -> int:
+    render = _renderer(args.model) if args.model else None
     for problem in _problems(args):
-        print(json.dumps(problem.to_json(), ensure_ascii=False))
+        row = problem.to_json()
+        if render is not None:
+            row["rendered"] = render(problem)
+        print(json.dumps(row, ensure_ascii=False))
     return 0
+
+
+def _renderer(model: str) -> Callable[[Problem], str]:
+    """The prompt text rollout feeds `model` (its chat template over the problem's messages,
+    through `rollout.chat.ChatFormat`, exactly as training renders it)."""
+    from transformers import AutoTokenizer
+
+    from trueloop.policy.models import MODELS, resolve
+    from trueloop.rollout.chat import ChatFormat
+
+    try:
+        folder = resolve(model) if model in MODELS else model
+        tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    except (ValueError, OSError) as e:  # not prepared, not a folder: a usage error
+        raise SystemExit(f"trueloop tasks sample --model {model}: {e}") from None
+    chat = ChatFormat(tokenizer)
+    return lambda p: tokenizer.decode(chat.prompt_ids(p.messages if p.messages else p.prompt))
 
 
 def run_oracle(args: argparse.Namespace) -> int:

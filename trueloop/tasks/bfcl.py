@@ -102,7 +102,7 @@ class BFCLTask(DatasetTask):
                 "seed": seed, "index": index, **(d.meta or {})}
         messages = tool_messages(meta["question"], meta["tools"])
         return Problem(id=f"{self.name}/{split}/{seed}/{index}", task=self.name,
-                       prompt="\n".join(m.content for m in messages), messages=messages,
+                       prompt=messages[-1].content, messages=messages,
                        answer=None, truth=d.truth or {}, meta=meta)
 
     def verify(self, problem: Problem, completion: str,

@@ -24,21 +24,26 @@ One call against one accepted call (`{name: {param: [accepted values]}}`) and it
 Per category: simple and multiple take exactly one call (`wrong_count`), checked against the
 accepted call's document (multiple = the model must pick the right one of several functions);
 parallel and parallel_multiple take exactly as many calls as accepted, matched in any order;
-irrelevance is right when the completion makes no well-formed call (`called_irrelevant`).
+irrelevance is right when the completion says "no call" the way the prompt asks,
+`<tool_call>[]</tool_call>`, and makes no call (`called_irrelevant`, `malformed_call`,
+`no_answer`).
 
 Departures from BFCL, each measured by `benchmarks/bfcl_agreement.py`:
 - parallel calls are matched by a maximum bipartite matching; BFCL matches greedily (each
   accepted call takes the first unmatched call that fits), which rejects some valid orders when
   one call fits two accepted calls. Only ever looser than BFCL, and only there.
 - BFCL reads calls from Python syntax or provider JSON; here they come from `<tool_call>` blocks.
-  A malformed block is `malformed_call` (BFCL: a decode failure); irrelevance ignores it as BFCL
-  does a decode failure.
+  A malformed block is `malformed_call` (BFCL: a decode failure).
+- irrelevance: BFCL counts any output it cannot decode as a call as right (an empty answer, a
+  refusal, garbage); here only the explicit empty list is, so that emptiness and junk earn no
+  reward. Stricter than BFCL, and only there.
 
 Threat model. Covered: any completion gets a verdict, never an exception: invalid or deeply
 nested JSON, non-object arguments, a flood of calls, unhashable or huge values, completions over
-`MAX_CHARS` (`too_long`, not parsed). Not covered: a model that guesses accepted values without
-reading the question (BFCL's accepted lists are the whole truth); an empty answer scores 1 on
-irrelevance, as on BFCL, so train irrelevance mixed with the calling categories.
+`MAX_CHARS` (`too_long`, not parsed), empty or junk answers on irrelevance. Not covered: a
+model that guesses accepted values without reading the question (BFCL's accepted lists are the
+whole truth); a policy that always answers `<tool_call>[]</tool_call>` wins irrelevance, so
+train irrelevance mixed with the calling categories.
 """
 
 from __future__ import annotations
@@ -47,7 +52,7 @@ import json
 import re
 from typing import Any
 
-from trueloop.envs.tools import ToolCall, parse_calls
+from trueloop.envs.tools import CALL, ToolCall, parse_calls
 from trueloop.types import Verdict
 
 MAX_CHARS = 32_000
@@ -67,6 +72,10 @@ def verify_bfcl(truth: dict[str, Any], completion: str) -> Verdict:
     if "irrelevance" in truth["category"]:
         if good:
             return _wrong("called_irrelevant", f"called {[c.name for c in good]}", extracted)
+        if calls:
+            return _wrong("malformed_call", next(c.error for c in calls if c.error), extracted)
+        if not CALL.search(completion):
+            return _wrong("no_answer", "no <tool_call>[]</tool_call> (the explicit no-call)")
         return Verdict(True, 1.0, "ok", extracted=extracted)
     if not calls:
         return _wrong("no_answer", "no <tool_call> block")

@@ -11,7 +11,8 @@ the parameter may be omitted).
 The package is never imported (its declared dependencies pin numpy==1.26.4 and pull in every
 provider's SDK) and is not a dependency of trueloop. `find_source` looks, in order, at:
 1. the `path` given (the task's `path`, `[task] path` in a run config): the `.whl` file itself,
-   an unpacked wheel, a `bfcl_eval` package folder, or its `data` folder;
+   an unpacked wheel, a `bfcl_eval` package folder, its `data` folder, or one JSONL file of
+   question objects each carrying its `ground_truth` (the fixtures in tests/data are such files);
 2. an installed `bfcl_eval`, located with `importlib.util.find_spec` (which does not import it);
 3. `$TRUELOOP_CACHE/bfcl/bfcl_eval-2026.3.23-py3-none-any.whl`, where `DOWNLOAD` puts it.
 
@@ -69,17 +70,21 @@ class Category:
 
 
 class Source:
-    """A wheel (zip) or a folder holding BFCL's `data/` tree; `read(rel)` reads one file."""
+    """Where BFCL's data is: a wheel ("zip"), a folder holding its `data/` tree ("dir"), or one
+    JSONL file of questions that carry their own `ground_truth` ("rows": a subset, such as the
+    test fixtures); `read(rel)` reads the text of `data/<rel>`."""
 
-    def __init__(self, root: Path, zipped: bool) -> None:
-        self.root, self.zipped = root, zipped
+    def __init__(self, root: Path, kind: str) -> None:
+        self.root, self.kind = root, kind
 
     def __repr__(self) -> str:
         return f"Source({str(self.root)!r})"
 
     def read(self, rel: str) -> str | None:
         """The text of `data/<rel>`, or None when the source has no such file."""
-        if self.zipped:
+        if self.kind == "rows":  # questions and accepted answers are the same lines
+            return self.root.read_text(encoding="utf-8")
+        if self.kind == "zip":
             with zipfile.ZipFile(self.root) as z:
                 name = f"bfcl_eval/data/{rel}"
                 return z.read(name).decode("utf-8") if name in z.namelist() else None
@@ -99,21 +104,22 @@ def find_source(path: str | Path | None = None) -> Source:
     run when it is nowhere."""
     if path is not None:
         p = Path(path).expanduser()
-        if p.is_file() and zipfile.is_zipfile(p):
-            return Source(p, zipped=True)
+        if p.is_file():
+            return Source(p, "zip" if zipfile.is_zipfile(p) else "rows")
         folder = _data_folder(p) if p.is_dir() else None
         if folder is None:
-            raise ValueError(f"BFCL data path {str(p)!r} is neither the bfcl-eval wheel nor a "
-                             f"folder holding its data/possible_answer/; {how_to_get()}.")
-        return Source(folder, zipped=False)
+            raise ValueError(f"BFCL data path {str(p)!r} is neither the bfcl-eval wheel, a "
+                             f"JSONL file of questions nor a folder holding data/possible_answer/"
+                             f"; {how_to_get()}.")
+        return Source(folder, "dir")
     spec = importlib.util.find_spec("bfcl_eval")  # locates, never imports, the package
     if spec is not None and spec.submodule_search_locations:
         folder = _data_folder(Path(next(iter(spec.submodule_search_locations))))
         if folder is not None:
-            return Source(folder, zipped=False)
+            return Source(folder, "dir")
     cached = cache_dir() / "bfcl" / WHEEL
     if cached.is_file():
-        return Source(cached, zipped=True)
+        return Source(cached, "zip")
     raise ValueError(f"BFCL data not found: bfcl_eval is not installed and {cached} does not "
                      f"exist; {how_to_get()}.")
 
