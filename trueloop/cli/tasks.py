@@ -75,6 +75,7 @@ def _renderer(model: str) -> Callable[[Problem], str]:
     through `rollout.chat.ChatFormat`, exactly as training renders it)."""
     from transformers import AutoTokenizer
 
+    # lazy: transformers and the tokenizer stack load only when --model asks for them
     from trueloop.policy.models import MODELS, resolve
     from trueloop.rollout.chat import ChatFormat
 

@@ -135,17 +135,23 @@ def oracle_arguments(params: dict[str, list], required: Any = ()) -> dict[str, A
     """An accepted call's arguments: the first accepted value of each parameter; a parameter
     whose accepted values include "" (may be omitted) is left out unless its document requires
     it (a few BFCL rows mark a required parameter optional; BFCL's checker requires it)."""
-    return {p: _first(values) for p, values in params.items()
+    return {p: _first(values, nested=True) for p, values in params.items()
             if "" not in values or p in required}
 
 
-def _first(values: list) -> Any:
+def _first(values: list, nested: bool = False) -> Any:
     value = next((v for v in values if v != ""), "")
-    if isinstance(value, dict):  # a dict parameter: each key's accepted values, recursively
-        return oracle_arguments(value)
+    if not nested:
+        return value
+    if isinstance(value, dict):  # a dict parameter: each key's accepted values (one level)
+        return _one_dict(value)
     if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-        return [oracle_arguments(v) for v in value]
+        return [_one_dict(v) for v in value]  # a list of such dicts
     return value
+
+
+def _one_dict(accepted: dict[str, list]) -> dict[str, Any]:
+    return {k: _first(vs) for k, vs in accepted.items() if "" not in vs}
 
 
 def has_tools_section(tokenizer: PreTrainedTokenizerBase) -> bool:

@@ -82,7 +82,7 @@ class Source:
 
     def read(self, rel: str) -> str | None:
         """The text of `data/<rel>`, or None when the source has no such file."""
-        if self.kind == "rows":  # questions and accepted answers are the same lines
+        if self.kind == "rows":
             return self.root.read_text(encoding="utf-8")
         if self.kind == "zip":
             with zipfile.ZipFile(self.root) as z:
@@ -159,7 +159,9 @@ def load_category(source: Source, category: str) -> Category:
     skipped: list[str] = []
     questions = _lines(text, name, skipped)
     answers = {}
-    if "irrelevance" not in category:
+    if source.kind == "rows":  # each question carries its own ground_truth
+        answers = questions
+    elif "irrelevance" not in category:
         answers = _lines(source.read(f"possible_answer/{name}") or "",
                          f"possible_answer/{name}", skipped)
     items = []
