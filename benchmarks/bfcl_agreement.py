@@ -23,7 +23,8 @@ Every disagreement is classified: `irrelevance_explicit_no_call` (trueloop requi
 bfcl_check.py), `parallel_greedy_matching` (BFCL's greedy matcher rejects a valid order that a
 maximum matching accepts), else `unclassified` (a bug on one side until argued otherwise).
 Prints ONE JSON line: agreement, n, trueloop_looser, trueloop_stricter, agreement outside the
-documented classes, counts by category, kind and class, every disagreement, cases/s per side.
+documented classes and per category, counts by kind and class, every disagreement, and cases/s
+per side (trueloop's figure includes reading the calls out of the text; BFCL gets them decoded).
 
     python3 -m venv /tmp/bfcl-venv
     /tmp/bfcl-venv/bin/pip install --no-deps bfcl_eval-2026.3.23-py3-none-any.whl filelock
@@ -243,6 +244,7 @@ def main() -> None:
                                   "looser": o["correct"], "class": classify(c, o, t)})
     n = len(cases)
     classes = Counter(d["class"] for d in disagreements)
+    by_cat = Counter(d["category"] for d in disagreements)
     documented = sum(v for k, v in classes.items() if k != "unclassified")
     print(json.dumps({
         "benchmark": "bfcl_agreement", "commit": commit(), "hardware": hardware(),
@@ -252,7 +254,9 @@ def main() -> None:
         "trueloop_stricter": sum(not d["looser"] for d in disagreements),
         "agreement_outside_documented": round(1 - (len(disagreements) - documented) / n, 5),
         "by_class": dict(classes),
-        "disagreements_by_category": dict(Counter(d["category"] for d in disagreements)),
+        "agreement_by_category": {
+            cat: round(1 - by_cat[cat] / total, 5)
+            for cat, total in Counter(c["category"] for c in cases).items()},
         "disagreements_by_kind": dict(Counter(d["kind"] for d in disagreements)),
         "cases_by_kind": dict(Counter(c["kind"] for c in cases)),
         "accepted": {"trueloop": sum(o["correct"] for o in ours),
