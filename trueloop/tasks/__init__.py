@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from trueloop.tasks.arithmetic import Arithmetic
 from trueloop.tasks.base import Task
+from trueloop.tasks.bfcl import BFCL_TASKS
 from trueloop.tasks.chain import Chain
 from trueloop.tasks.code import CodeStdioTask, CodeTask
 from trueloop.tasks.countdown import Countdown
@@ -15,6 +16,7 @@ from trueloop.tasks.linear_equation import LinearEquation
 from trueloop.tasks.lookup import Lookup
 from trueloop.tasks.math_datasets import GSM8K, MathDataset
 from trueloop.tasks.memory import Memory
+from trueloop.tasks.tax import Tax
 from trueloop.tasks.tool_chain import ToolChain
 from trueloop.tasks.word_problem import WordProblem
 
@@ -32,9 +34,11 @@ TASKS: dict[str, type[Task]] = {
     "tool_chain": ToolChain,
     "lookup": Lookup,
     "memory": Memory,
+    "tax": Tax,
 }
 TASKS["code"] = CodeTask
 TASKS["code_stdio"] = CodeStdioTask
+TASKS.update(BFCL_TASKS)
 
 
 def register(name: str, task_class: type[Task], *, replace: bool = False) -> None:
