@@ -123,7 +123,7 @@ class TaxEnv(HorizonEnv):
             f"\\boxed{{{problem.answer}}}"]
 
     def verify(self) -> Verdict:
-        results = {r.output for c, r in self.calls if r.name == "calc" and not r.error}
+        results = {r.output for _, r in self.calls if r.name == "calc" and not r.error}
         ok = [str(v) in results for v in self.problem.truth["values"]]
         reached = next((i for i, hit in enumerate(ok) if not hit), len(ok))
         return self.judge(str(self.problem.answer), step_ok=ok, steps_reached=reached)
@@ -168,9 +168,10 @@ def draw_household(rng: random.Random, d: int) -> Household:
     n = 1 + (d - 1) // 3
     children = rng.randint(1, 3) if d >= 3 else 0
     ded, start = RULES.deduction[status], RULES.phaseout_start[status]
+    window = RULES.per_child // RULES.phaseout_cut * children  # started steps to phase it out
     while True:
         if d >= 5:  # inside the phase-out window: the credit shrinks but stays positive
-            agi = start + rng.randint(1, (36 * children - 1) * RULES.phaseout_step)
+            agi = start + rng.randint(1, (window - 1) * RULES.phaseout_step)
         else:  # taxable income in bracket 1-2 (d1-2) or 2-3 (d3-4), AGI at most the start
             lo, hi, _ = bands(status)[rng.randint(0, 1) + (d >= 3)]
             agi = ded + rng.randint(lo + 1, min(hi, start - ded) - 1)
