@@ -9,6 +9,7 @@ import re
 
 import pytest
 import torch
+from test_horizon_envs import oracle, play  # actions played straight against a fresh env
 
 from trueloop.config import RolloutConfig
 from trueloop.envs import verify_episodes
@@ -23,23 +24,6 @@ HORIZONS = (None, 1, 2, 3, 5, 8, 64)
 def task_of(difficulty: int = 3, horizon: int | None = None, rules: str = "prompt"):
     return make_task("tax", difficulty=difficulty, horizon=horizon, answer_format="none",
                      rules=rules)
-
-
-def play(task, p, actions: list[str]):
-    """Actions played straight against a fresh env: (verdict, observations)."""
-    env = task.make_env(p)
-    env.reset(p, seed=0)
-    observations = []
-    for a in actions:
-        r = env.step(a)
-        observations.append(r.observation or "")
-        if r.done:
-            break
-    return env.verify(), observations
-
-
-def oracle(task, p) -> list[str]:
-    return task.make_env(p).oracle_actions(p)
 
 
 def with_answer(actions: list[str], answer: str) -> list[str]:
