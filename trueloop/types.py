@@ -50,6 +50,10 @@ class Problem:
     # hidden task-specific ground truth (countdown numbers/target, code tests, ...)
     meta: dict[str, Any] = field(default_factory=dict)
     # difficulty, horizon, split, seed, index and anything else useful for analysis
+    tools: tuple[dict[str, Any], ...] = ()
+    # function documents (JSON Schema tools) the prompt offers; `messages` lists them in
+    # trueloop's own words too, and a chat template's tools section gets them as `tools=`
+    # (envs/tool_prompt.py)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -60,6 +64,7 @@ class Problem:
             "answer": self.answer,
             "truth": self.truth,
             "meta": self.meta,
+            "tools": list(self.tools),
         }
 
 

@@ -7,7 +7,6 @@ test reads the whole bfcl-eval wheel, downloading it with pip into the cache whe
 
 from __future__ import annotations
 
-import copy
 import json
 import subprocess
 import sys
@@ -17,10 +16,12 @@ from pathlib import Path
 import pytest
 
 from trueloop.cli import main
+from trueloop.envs.tool_prompt import has_tools_section, with_tools, without_tools
 from trueloop.envs.tools import parse_calls
+from trueloop.rollout.trace import trace_ids
 from trueloop.tasks import TASKS, bfcl_data, make_task
 from trueloop.tasks.base import split_of
-from trueloop.tasks.bfcl import BFCL_TASKS, _category, has_tools_section, render_chat
+from trueloop.tasks.bfcl import BFCL_TASKS, _category
 from trueloop.tasks.bfcl_check import MAX_CHARS, verify_bfcl
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -249,17 +250,39 @@ def chat_tokenizer():
     return build_bpe_chat_tokenizer()
 
 
-def test_render_chat_uses_the_templates_tools_section_when_it_has_one(chat_tokenizer):
+def test_rollouts_use_the_templates_tools_section_when_it_has_one():
+    from bpe_chat import build_bpe_policy
+
     p = make_task("bfcl_simple", path=fixture("bfcl_simple")).problem(0)
-    assert not has_tools_section(chat_tokenizer)  # ChatML without tools, as SmolLM2's
-    plain = render_chat(p, chat_tokenizer)
+    assert p.tools and list(p.tools) == p.meta["tools"]
+    policy = build_bpe_policy()
+    env = make_task("bfcl_simple", path=fixture("bfcl_simple")).make_env(p)
+    oracle = make_task("bfcl_simple", path=fixture("bfcl_simple")).oracle(p)
+
+    def first_prompt() -> str:  # the ids a rollout starts from (trace_ids = run_episodes' layout)
+        ids, trained = trace_ids(policy, env, [oracle])
+        return policy.tokenizer.decode([i for i, t in zip(ids, trained, strict=True) if not t])
+
+    assert not has_tools_section(policy.tokenizer)  # ChatML without tools, as SmolLM2's
+    plain = first_prompt()
     assert "<tools>" in plain and "TOOLS:" not in plain
-    tooled = copy.deepcopy(chat_tokenizer)
-    tooled.chat_template = TOOLS_TEMPLATE
-    assert has_tools_section(tooled)
-    text = render_chat(p, tooled)
-    assert "TOOLS:" in text and "<tools>" not in text
-    assert p.meta["tools"][0]["function"]["name"] in text and p.prompt in text
+    policy.tokenizer.chat_template = TOOLS_TEMPLATE
+    assert has_tools_section(policy.tokenizer)
+    text = first_prompt()
+    assert "TOOLS:" in text and "<tools>" not in text and "expert in composing" not in text
+    assert p.tools[0]["function"]["name"] in text and p.prompt in text
+
+
+@pytest.mark.parametrize("question", [
+    [{"role": "user", "content": "Find the area."}],
+    [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Find the area."}]])
+def test_the_tools_text_comes_off_exactly_and_a_questions_own_system_message_stays(question):
+    tools = [{"type": "function", "function": {"name": "area", "parameters": {}}}]
+    messages = with_tools(question, tools)
+    assert messages[0].role == "system" and "<tools>" in messages[0].content
+    assert without_tools(messages, tools) == question
+    other = [{"type": "function", "function": {"name": "volume", "parameters": {}}}]
+    assert without_tools(messages, other)[0]["content"] == messages[0].content  # not ours: kept
 
 
 def test_cli_sample_prints_prompts_and_renders_them_for_a_model(capsys, tmp_path,

@@ -85,7 +85,7 @@ def _renderer(model: str) -> Callable[[Problem], str]:
     except (ValueError, OSError) as e:  # not prepared, not a folder: a usage error
         raise SystemExit(f"trueloop tasks sample --model {model}: {e}") from None
     chat = ChatFormat(tokenizer)
-    return lambda p: tokenizer.decode(chat.prompt_ids(p.messages if p.messages else p.prompt))
+    return lambda p: tokenizer.decode(chat.prompt_ids(p.messages or p.prompt, p.tools))
 
 
 def run_oracle(args: argparse.Namespace) -> int:

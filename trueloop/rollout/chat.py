@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from transformers import PreTrainedTokenizerBase
 
+from trueloop.envs.tool_prompt import has_tools_section, without_tools
 from trueloop.types import Message
 
 PLACEHOLDER = "\u2063TRUELOOP_ACTION\u2063"
@@ -50,11 +51,19 @@ class ChatFormat:
         eos_ids = eos_ids if eos_ids is not None else [tokenizer.eos_token_id]
         self.eos_texts = {i: tokenizer.decode([i]) for i in eos_ids if i is not None}
 
-    def prompt_ids(self, observation: str | tuple[Message, ...]) -> list[int]:
+    def prompt_ids(self, observation: str | tuple[Message, ...],
+                   tools: tuple[dict, ...] = ()) -> list[int]:
         """The first observation as ids, ready to sample from: chat messages go through the chat
-        template (with the generation prompt); a plain string is raw text, encoded as it is."""
+        template (with the generation prompt); a plain string is raw text, encoded as it is.
+        With `tools` (a problem's function documents, already listed in its messages by
+        `envs/tool_prompt.py`), a template with a tools section of its own gets them as `tools=`
+        and the messages without trueloop's tools text."""
         if isinstance(observation, str):
             return list(self.tokenizer(observation, add_special_tokens=True)["input_ids"])
+        if self.templated and tools and has_tools_section(self.tokenizer):
+            return _ids(self.tokenizer.apply_chat_template(
+                without_tools(observation, tools), tools=list(tools),
+                add_generation_prompt=True, tokenize=True))
         if self.templated:
             return _ids(self.tokenizer.apply_chat_template(
                 _dicts(observation), add_generation_prompt=True, tokenize=True))

@@ -135,7 +135,8 @@ class _Runner:
         self.pad = policy.tokenizer.pad_token_id
         self.budget, self.context = limits(policy, cfg)
         now = time.monotonic()
-        self.rows = [_Row(env, self.fmt.prompt_ids(env.reset(env.problem, seed=s)), now)
+        self.rows = [_Row(env, self.fmt.prompt_ids(env.reset(env.problem, seed=s),
+                                                   env.problem.tools), now)
                      for env, s in zip(envs, seeds, strict=True)]
         if any(not r.prompt for r in self.rows):
             raise ValueError("an environment's first observation encodes to no tokens; every "

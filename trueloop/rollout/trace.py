@@ -18,7 +18,7 @@ def trace_ids(policy: Policy, env: Env, actions: list[str],
     0 on the prompt and observations. Stops at the first action the env calls done."""
     tok = policy.tokenizer
     fmt = ChatFormat(tok, policy.eos_token_ids())
-    ids = fmt.prompt_ids(env.reset(env.problem, seed=0))
+    ids = fmt.prompt_ids(env.reset(env.problem, seed=0), env.problem.tools)
     trained = [0] * len(ids)
     for action in actions:
         result = env.step(cut_at_stop(action, stops))

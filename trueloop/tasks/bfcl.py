@@ -10,13 +10,11 @@ Data: the `bfcl-eval` wheel (Apache-2.0), read without importing it (`tasks/bfcl
 where it is looked for; `path=` / `[task] path` points at a copy). Verdicts: BFCL's AST rules
 (`tasks/bfcl_check.py`, agreement with BFCL's own checker in `benchmarks/bfcl_agreement.py`).
 
-Prompt: `Problem.messages` is a system message listing the functions as JSON Schema tools inside
-`<tools></tools>` and asking for `<tool_call>[{"name": ..., "arguments": {...}}]</tool_call>`
-(SmolLM2-Instruct's function-calling format, read by `envs/tools.py`'s hermes parser), then the
-question. That is what training renders through any chat template. `render_chat(problem,
-tokenizer)` renders the question with `apply_chat_template(..., tools=...)` instead when the
-tokenizer's template has a tools section of its own (Qwen2.5, Llama 3.1: detected by rendering
-with and without a probe tool), for callers that build prompts themselves.
+Prompt: the functions are `Problem.tools` (JSON Schema tool documents) and `Problem.messages` is
+trueloop's system message listing them and asking for `<tool_call>[...]</tool_call>`, then the
+question (`envs/tool_prompt.py`). Rollouts render the question with `apply_chat_template(...,
+tools=...)` instead where the tokenizer's template has a tools section of its own (Qwen2.5,
+Llama 3.1); SmolLM2's has none, so it sees trueloop's system message.
 
 Splits: a question is in the test split when the hash of its BFCL id falls in the test bucket
 (`tasks.base.split_of`), so train and test are disjoint by id; `index` walks a seeded permutation
@@ -31,29 +29,16 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from trueloop.envs.tool_prompt import with_tools
 from trueloop.tasks.base import Draw, Task, split_of
 from trueloop.tasks.bfcl_check import verify_bfcl
 from trueloop.tasks.bfcl_data import Category, Item, find_source, json_schema, load_category
 from trueloop.tasks.math_datasets import DatasetTask
-from trueloop.types import Message, Problem, Split, Verdict
+from trueloop.types import Problem, Split, Verdict
 
 if TYPE_CHECKING:
-    from transformers import PreTrainedTokenizerBase
-
     from trueloop.config import VerifyConfig
 
-SYSTEM = """You are an expert in composing functions. You are given a question and a set of \
-possible functions. Based on the question, make one or more function calls to achieve its \
-purpose. If none of the functions can be used, make no call. If the question lacks parameters \
-a function requires, make no call either.
-You have access to the following tools:
-<tools>{tools}</tools>
-Answer with the calls in exactly this format and no other text; give every parameter the type \
-its description says. If no function call is needed, write <tool_call>[]</tool_call>.
-<tool_call>[
-{{"name": "func_name1", "arguments": {{"argument1": "value1", "argument2": "value2"}}}},
-(more tool calls as required)
-]</tool_call>"""
 NO_CALL = "None of the functions fits this question.\n<tool_call>[]</tool_call>"
 # the oracle's answer on irrelevance
 
@@ -61,11 +46,6 @@ NO_CALL = "None of the functions fits this question.\n<tool_call>[]</tool_call>"
 @cache
 def _category(path: str | None, category: str) -> Category:
     return load_category(find_source(path), category)
-
-
-def system_message(item_tools: list[dict[str, Any]]) -> str:
-    functions = [t["function"] for t in item_tools]
-    return SYSTEM.format(tools=json.dumps(functions, ensure_ascii=False))
 
 
 class BFCLTask(DatasetTask):
@@ -100,10 +80,11 @@ class BFCLTask(DatasetTask):
     def _build(self, d: Draw, index: int, split: Split, seed: int) -> Problem:
         meta = {"difficulty": self.difficulty, "horizon": self.horizon, "split": split,
                 "seed": seed, "index": index, **(d.meta or {})}
-        messages = tool_messages(meta["question"], meta["tools"])
+        tools = tuple(meta["tools"])
+        messages = with_tools(meta["question"], tools)
         return Problem(id=f"{self.name}/{split}/{seed}/{index}", task=self.name,
                        prompt=messages[-1].content, messages=messages,
-                       answer=None, truth=d.truth or {}, meta=meta)
+                       answer=None, truth=d.truth or {}, meta=meta, tools=tools)
 
     def verify(self, problem: Problem, completion: str,
                cfg: VerifyConfig | None = None) -> Verdict:
@@ -118,17 +99,6 @@ class BFCLTask(DatasetTask):
                     params, docs.get(name, {}).get("parameters", {}).get("required", ()))}
                  for g in gold for name, params in g.items()]
         return f"<tool_call>{json.dumps(calls, ensure_ascii=False)}</tool_call>"
-
-
-def tool_messages(question: list[dict[str, str]],
-                  tools: list[dict[str, Any]]) -> tuple[Message, ...]:
-    """The system message with the tools, then the question (a system message the question
-    brings, as some live questions do, is appended to ours)."""
-    system = system_message(tools)
-    rest = list(question)
-    if rest and rest[0]["role"] == "system":
-        system = f"{system}\n\n{rest.pop(0)['content']}"
-    return (Message("system", system),) + tuple(Message(m["role"], m["content"]) for m in rest)
 
 
 def oracle_arguments(params: dict[str, list], required: Any = ()) -> dict[str, Any]:
@@ -152,32 +122,6 @@ def _first(values: list, nested: bool = False) -> Any:
 
 def _one_dict(accepted: dict[str, list]) -> dict[str, Any]:
     return {k: _first(vs) for k, vs in accepted.items() if "" not in vs}
-
-
-def has_tools_section(tokenizer: PreTrainedTokenizerBase) -> bool:
-    """Whether the tokenizer's chat template renders a `tools=` list (it changes the text)."""
-    if not getattr(tokenizer, "chat_template", None):
-        return False
-    convo = [{"role": "user", "content": "ping"}]
-    probe = [json_schema({"name": "probe_tool", "description": "a probe",
-                          "parameters": {"type": "dict", "properties": {}}})]
-    plain = tokenizer.apply_chat_template(convo, tokenize=False, add_generation_prompt=True)
-    tooled = tokenizer.apply_chat_template(convo, tools=probe, tokenize=False,
-                                           add_generation_prompt=True)
-    return plain != tooled
-
-
-def render_chat(problem: Problem, tokenizer: PreTrainedTokenizerBase) -> str:
-    """The prompt text for this tokenizer: the question with `tools=` when its template has a
-    tools section, else `problem.messages` (the tools in our system message)."""
-    if has_tools_section(tokenizer):
-        return tokenizer.apply_chat_template(problem.meta["question"],
-                                             tools=problem.meta["tools"], tokenize=False,
-                                             add_generation_prompt=True)
-    convo = [{"role": m.role, "content": m.content} for m in problem.messages]
-    if not getattr(tokenizer, "chat_template", None):
-        return "\n".join(m["content"] for m in convo)
-    return tokenizer.apply_chat_template(convo, tokenize=False, add_generation_prompt=True)
 
 
 def _variant(task_name: str, category: str, text: str) -> type[BFCLTask]:
