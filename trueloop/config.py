@@ -130,6 +130,11 @@ class RolloutConfig:
     engine_dtype: Literal["auto", "float32", "bfloat16"] = "auto"
     # vllm: the sampler's weights; auto = the policy's dtype (bf16 sampling with an fp32 trainer
     # is the mismatch `update.old_logprobs = "trainer"` and `update.is_correction` are for)
+    lora_sync: Literal["merged", "adapter"] = "merged"
+    # vllm, LoRA policies: send the weights with the adapter folded in (out of place; vLLM then
+    # runs the plain model: its CPU LoRA kernels took 84% of each sampling step on SmolLM2), or
+    # the adapter itself as a new `LoRARequest` each step (cheaper to send for a large model
+    # on a GPU, where vLLM's LoRA kernels are fast)
     sync_max_gap: float = 0.05
     # vllm: after each weight sync a fixed probe is scored by sampler and trainer; a mean
     # |log-prob gap| above this ends the run (stale or failed sync); `rollout/sync_logp_gap`

@@ -20,7 +20,7 @@ from test_episodes import (
     problem,
 )
 
-from trueloop.config import RunConfig
+from trueloop.config import RolloutConfig, RunConfig
 from trueloop.policy import Policy, build_tiny
 
 pytestmark = pytest.mark.slow
@@ -137,28 +137,36 @@ def test_training_on_vllm_syncs_every_step_and_measures_no_mismatch(tmp_path) ->
     assert all(r["mismatch/logp_abs_max"] < 1e-3 for r in rows)  # fp32 sampler == trainer
 
 
-def test_a_lora_policy_syncs_its_adapter_as_a_new_request() -> None:
+@pytest.mark.parametrize("route", ["merged", "adapter"])
+def test_a_lora_policy_syncs_every_step_by_either_route(route: str) -> None:
     pytest.importorskip("peft")
     from trueloop.policy.hf import apply_lora
 
     policy = apply_lora(build_tiny("0.5m", seed=2), 4)
-    b = play(policy, [CountEnv(problem(0))], g=1, engine="vllm")
+    before = {n: p.clone() for n, p in policy.model.named_parameters()}
+    b = play(policy, [CountEnv(problem(0))], g=1, engine="vllm", lora_sync=route)
     assert b.engine["rollout/sync_logp_gap"] < 1e-4
     with torch.no_grad():  # a trained adapter (lora_B starts at zero: the base model)
         for name, p in policy.model.named_parameters():
             if "lora_B" in name:
                 p.add_(0.5 * torch.randn_like(p))
+                before[name] = p.clone()
     policy.version += 1
-    b = play(policy, [CountEnv(problem(0))], g=1, engine="vllm")
-    engine = engine_for(policy, RunConfig().rollout)
-    assert engine.lora_request.lora_int_id == 2 and b.engine["rollout/weight_version"] == 1.0
+    b = play(policy, [CountEnv(problem(0))], g=1, engine="vllm", lora_sync=route)
+    engine = engine_for(policy, RolloutConfig(lora_sync=route))
+    assert b.engine["rollout/weight_version"] == 1.0
     assert b.engine["rollout/sync_logp_gap"] < 1e-4  # vLLM samples with the new adapter
     assert_recomputed_logprobs_equal(policy, b)
-    request, engine.lora_request = engine.lora_request, None
-    try:  # the probe can tell: without the adapter vLLM is the base model, far from the trainer
-        assert engine.probe_gap(policy) > 10 * b.engine["rollout/sync_logp_gap"] + 1e-3
-    finally:
-        engine.lora_request = request
+    assert all(torch.equal(p, before[n]) for n, p in policy.model.named_parameters())
+    if route == "adapter":
+        assert engine.lora_request.lora_int_id == 2
+        request, engine.lora_request = engine.lora_request, None
+        try:  # the probe can tell: without the adapter vLLM is the base model, far from it
+            assert engine.probe_gap(policy) > 10 * b.engine["rollout/sync_logp_gap"] + 1e-3
+        finally:
+            engine.lora_request = request
+    else:  # vLLM runs the plain model with the adapter folded in: no LoRA request at all
+        assert engine.lora_request is None and not engine.adapters
 
 
 def test_a_missing_or_failing_engine_is_a_sentence(monkeypatch, tmp_path, capsys) -> None:

@@ -4,7 +4,9 @@
     engine.sync(policy)                    when the policy's weights changed (`policy.version`)
         full weights -> `reload_weights` in place (the CPU backend repacks linear weights, so a
                         plain `load_weights` of a state dict fails there; this route works on both)
-        LoRA         -> the adapter saved and sent as a new, versioned `LoRARequest`
+        LoRA         -> `rollout.lora_sync = "merged"` (default): the same route, with each adapter
+                        folded into its base weight out of place (`merged_state`); "adapter": the
+                        adapter saved and sent as a new, versioned `LoRARequest`
         then a fixed probe is scored by both sides: `rollout/sync_logp_gap` (mean |log-prob
         difference|); above `rollout.sync_max_gap` the run ends with a sentence (stale weights)
     per turn: every live episode's exact ids go to vLLM (`TokensPrompt`; its prefix cache makes the
@@ -98,7 +100,8 @@ class VLLMEngine:
         context = getattr(policy.model.config, "max_position_embeddings", 0) or 2048
         context = min(context, cfg.max_context or context)
         lora = {}
-        if policy.is_lora:
+        self.adapters = _adapters(policy, cfg)
+        if self.adapters:
             rank = next(iter(policy.model.peft_config.values())).r
             lora = {"enable_lora": True, "max_lora_rank": max(8, rank), "max_loras": 1}
         try:
@@ -123,12 +126,12 @@ class VLLMEngine:
         if version == self.version and self.last_gap is not None:
             return {}
         vllm = self.vllm
-        if policy.is_lora:
+        if self.adapters:
             path = self.folder / f"adapter-{version}"
             policy.model.save_pretrained(path)
             self.lora_request = vllm.lora.request.LoRARequest(f"v{version}", version + 1, str(path))
         else:
-            state = policy.model.state_dict()
+            state = merged_state(policy.model) if policy.is_lora else policy.model.state_dict()
             self.llm.collective_rpc("reload_weights",
                                     kwargs={"weights_iterator": iter(list(state.items()))})
         gap = self.probe_gap(policy)
@@ -180,6 +183,33 @@ class VLLMEngine:
         return results
 
 
+@torch.no_grad()
+def merged_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A peft LoRA model's weights under the base model's names, each adapter folded in out of
+    place (W + peft's `get_delta_weight`). The trainer's weights are never touched: merging in
+    place and unmerging after the sync would leave rounding drift in them every step."""
+    from peft.tuners.lora import LoraLayer  # lazy: peft is only here when the policy has LoRA
+
+    base = model.get_base_model()
+    deltas = {}
+    for name, module in base.named_modules():
+        if isinstance(module, LoraLayer):
+            delta = sum(module.get_delta_weight(a) for a in module.active_adapters)
+            deltas[f"{name}.weight"] = delta
+    state = {}
+    for name, tensor in base.state_dict().items():
+        if ".lora_" in name:
+            continue
+        key = name.replace(".base_layer.", ".")
+        state[key] = tensor + deltas[key] if key in deltas else tensor
+    return state
+
+
+def _adapters(policy: Policy, cfg: RolloutConfig) -> bool:
+    """Whether the engine serves the policy's LoRA adapters itself (`rollout.lora_sync`)."""
+    return policy.is_lora and cfg.lora_sync == "adapter"
+
+
 def _dtype(policy: Policy, cfg: RolloutConfig) -> str:
     """The sampler's dtype: `rollout.engine_dtype`, or the policy's own under "auto"."""
     if cfg.engine_dtype != "auto":
@@ -197,9 +227,11 @@ def kv_bytes(policy: Policy, dtype: str, context: int) -> int:
 
 
 def engine_for(policy: Policy, cfg: RolloutConfig, seed: int = 0) -> VLLMEngine:
-    """The policy's engine, started on first use (and again for another `engine_dtype`)."""
+    """The policy's engine, started on first use (and again for another `engine_dtype` or
+    `lora_sync`)."""
     engine = _ENGINES.get(policy.model)
-    if engine is None or engine.dtype != _dtype(policy, cfg):
+    if engine is None or (engine.dtype, engine.adapters) != (_dtype(policy, cfg),
+                                                             _adapters(policy, cfg)):
         for old in list(_ENGINES.values()):  # one engine at a time: memory
             old.llm = None
         _ENGINES.clear()
