@@ -64,6 +64,11 @@ def validate(cfg: RunConfig) -> None:
         *update_checks(cfg.update),
         *curriculum_checks(cfg.curriculum),
         *distributed_checks(cfg.distributed),
+        (cfg.rollout.engine == "native" or cfg.distributed.rollout_workers == 0,
+         "rollout.engine = \"vllm\" samples in the driver; Ray rollout actors sample with the "
+         "native engine only (vLLM inside actors is not built yet). Set "
+         "--distributed.rollout_workers 0 (verification actors still work) or --rollout.engine "
+         "native."),
     ]
     for ok, message in checks:
         if not ok:

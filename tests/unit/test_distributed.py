@@ -89,6 +89,8 @@ def test_group_units_ignore_the_trainer_generator(policy):
     (["--distributed.backend", "ray", "--distributed.verify_deadline_s", "0"], "deadline_s > 0"),
     (["--distributed.backend", "ray", "--distributed.unit", "group", "--distributed.verify_workers",
       "1", "--distributed.rollout_workers", "1"], "either-or"),
+    (["--distributed.backend", "ray", "--distributed.unit", "group", "--distributed.rollout_workers",
+      "1", "--rollout.engine", "vllm"], "vLLM inside actors is not built"),
 ])
 def test_bad_distributed_settings_fail_with_the_fix(overrides, words):
     with pytest.raises(ValueError) as err:
