@@ -111,11 +111,14 @@ class VLLMEngine:
                                     kv_cache_memory_bytes=kv_bytes(policy, dtype, context),
                                     logprobs_mode="processed_logprobs", seed=seed,
                                     enable_prefix_caching=True, enable_chunked_prefill=False,
-                                    max_num_batched_tokens=max(context, BATCHED_TOKENS), **lora)
+                                    max_num_batched_tokens=max(context, BATCHED_TOKENS),
+                                    compilation_config=None if cfg.engine_compile else {"mode": 0},
+                                    **lora)
         except Exception as e:  # the engine's own sentence, with what trueloop asked for
             raise EngineError(f"vLLM failed to start for this policy ({dtype}, context "
                               f"{context}): {type(e).__name__}: {e}") from e
         self.dtype, self.version, self.lora_request = dtype, 0, None
+        self.compiled = cfg.engine_compile
         self.probe: list[int] | None = None
         self.last_gap: float | None = None
 
@@ -227,11 +230,11 @@ def kv_bytes(policy: Policy, dtype: str, context: int) -> int:
 
 
 def engine_for(policy: Policy, cfg: RolloutConfig, seed: int = 0) -> VLLMEngine:
-    """The policy's engine, started on first use (and again for another `engine_dtype` or
-    `lora_sync`)."""
+    """The policy's engine, started on first use (and again for another `engine_dtype`,
+    `lora_sync` or `engine_compile`)."""
     engine = _ENGINES.get(policy.model)
-    if engine is None or (engine.dtype, engine.adapters) != (_dtype(policy, cfg),
-                                                             _adapters(policy, cfg)):
+    if engine is None or (engine.dtype, engine.adapters, engine.compiled) != (
+            _dtype(policy, cfg), _adapters(policy, cfg), cfg.engine_compile):
         for old in list(_ENGINES.values()):  # one engine at a time: memory
             old.llm = None
         _ENGINES.clear()
