@@ -132,6 +132,7 @@ REGISTRIES = {
 # Literal choice fields -> the registry dict their names index
 UNREGISTERED = {
     "rollout.engine_dtype": "vLLM's own dtype names, passed through (rollout.vllm_engine)",
+    "rollout.lora_sync": "two sync routes (rollout.vllm_engine.VLLMEngine.sync), no registry",
     "update.autocast": "an on/off switch (update.step.autocast), no registry",
     "distributed.unit": "two sampling units (distributed.units.play_here), no registry",
     "curriculum.knob": "names a [task] field, checked below",
