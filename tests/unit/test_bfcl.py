@@ -23,6 +23,7 @@ from trueloop.tasks import TASKS, bfcl_data, make_task
 from trueloop.tasks.base import split_of
 from trueloop.tasks.bfcl import BFCL_TASKS, _category
 from trueloop.tasks.bfcl_check import MAX_CHARS, verify_bfcl
+from trueloop.tasks.bfcl_data import json_schema
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 NAMES = sorted(BFCL_TASKS)
@@ -230,7 +231,7 @@ def test_prompt_lists_the_tools_as_json_schema_and_asks_for_tool_calls():
     system, user = p.messages
     assert system.role == "system" and user.role == "user" and user.content == p.prompt
     tools = json.loads(system.content.split("<tools>")[1].split("</tools>")[0])
-    assert [t["name"] for t in tools] == [t["function"]["name"] for t in p.meta["tools"]]
+    assert [t["name"] for t in tools] == [t["function"]["name"] for t in p.tools]
     assert len(tools) > 1 and "<tool_call>[" in system.content
     types = json.dumps(tools)
     assert '"type": "dict"' not in types and '"type": "float"' not in types
@@ -253,11 +254,12 @@ def chat_tokenizer():
 def test_rollouts_use_the_templates_tools_section_when_it_has_one():
     from bpe_chat import build_bpe_policy
 
-    p = make_task("bfcl_simple", path=fixture("bfcl_simple")).problem(0)
-    assert p.tools and list(p.tools) == p.meta["tools"]
+    task = make_task("bfcl_simple", path=fixture("bfcl_simple"))
+    p = task.problem(0)
+    assert p.tools and list(p.tools) == [json_schema(f) for f in p.truth["functions"]]
+    assert "tools" not in p.meta  # one place: Problem.tools
     policy = build_bpe_policy()
-    env = make_task("bfcl_simple", path=fixture("bfcl_simple")).make_env(p)
-    oracle = make_task("bfcl_simple", path=fixture("bfcl_simple")).oracle(p)
+    env, oracle = task.make_env(p), task.oracle(p)
 
     def first_prompt() -> str:  # the ids a rollout starts from (trace_ids = run_episodes' layout)
         ids, trained = trace_ids(policy, env, [oracle])

@@ -80,7 +80,7 @@ class BFCLTask(DatasetTask):
     def _build(self, d: Draw, index: int, split: Split, seed: int) -> Problem:
         meta = {"difficulty": self.difficulty, "horizon": self.horizon, "split": split,
                 "seed": seed, "index": index, **(d.meta or {})}
-        tools = tuple(meta["tools"])
+        tools = tuple(meta.pop("tools"))  # Problem.tools, not kept twice in meta
         messages = with_tools(meta["question"], tools)
         return Problem(id=f"{self.name}/{split}/{seed}/{index}", task=self.name,
                        prompt=messages[-1].content, messages=messages,
