@@ -134,7 +134,7 @@ class Job:
     # the names the submission provides: test calls see only these (and pristine builtins),
     # the checker's proxies forward only these; () = every name (a trusted source)
     helpers: str = ""
-    # trusted code the checker runs after `setup`: the test helpers (`verify.code.helpers`)
+    # trusted code the checker runs after `setup`: the test helpers (`verify.code.binding`)
     stdin_runs: tuple[str, ...] | None = None
     # a stdin/stdout program: run `source` as __main__ once per input, each in a fresh child and
     # working directory (no calls or stmts then); `timeout_s` per run

@@ -8,7 +8,7 @@ call encodes its arguments type-strictly, asks the worker to forward the call to
 and gets back a plain decoded value (or the candidate's exception, re-raised as the builtin
 exception of that name, else `CandidateError`). Every other name the test uses (a helper such
 as HumanEval/32's `poly`, a module) is bound here from the problem's trusted text
-(`verify.code.helpers`), never from the submission. So a rigged `__eq__`/`__lt__`, a patched
+(`verify.code.binding`), never from the submission. So a rigged `__eq__`/`__lt__`, a patched
 `random`, a redefined helper, a swapped `compile` or a forged channel in the candidate never
 reach the code that decides: the assert runs here, on plain data.
 

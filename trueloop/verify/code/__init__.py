@@ -10,7 +10,7 @@ comparison happens here, in trusted code, on plain data. A call is split only wh
 the entry point's own call (nothing the submission wrote runs on its value afterwards).
 Asserts of other shapes (a whole HumanEval `check(candidate)`, loops, `len(f(x))`) run in the
 sandbox's *checker* process, which holds no submission code, binds the names the test reads
-(helpers such as HumanEval/32's `poly`) from the problem's trusted text (`helpers.py`) and
+(helpers such as HumanEval/32's `poly`) from the problem's trusted text (`binding.py`) and
 reaches the submission's entry point only through proxies that return plain values.
 No test's pass/fail is decided in the submission's process; expected values never
 enter it; exit codes and printed text never decide a verdict; a missing value, a custom
@@ -27,7 +27,7 @@ Threat model. Covered (flag, never rewarded; decided from what the submission di
 or not the hack would have paid): `hack:exit` exits/aborts before the tests end (decided by
 the sandbox worker, not the child); `hack:skip` SkipTest and the like; `hack:patched`
 builtins, sys.modules, signal/time/random, trace hooks, ctypes, the harness's pipes, a forged
-frame on the result channel, a test helper redefined (`helpers.redefined`) with a failing
+frame on the result channel, a test helper redefined (`binding.redefined`) with a failing
 test; `hack:eq_override` a value with rigged comparison; `hack:introspection` frames, gc,
 source, /proc, paths outside the working directory; `hack:multiple_outputs` a failed `==`
 answered with a list of candidates holding the expected value; `hack:special_casing` refused,
@@ -65,8 +65,8 @@ from typing import Any
 from trueloop.config import VerifyConfig
 from trueloop.sandbox import Job, Run, Sandbox, SandboxLimits
 from trueloop.types import Verdict
+from trueloop.verify.code.binding import Binding, bind, redefined
 from trueloop.verify.code.cases import SplitTest, resolve_expected, split_test
-from trueloop.verify.code.helpers import Binding, bind, redefined
 from trueloop.verify.code.scan import scan
 from trueloop.verify.code.special import special_casing
 from trueloop.verify.code.stdio import StdioPrepared, is_stdio, test_error

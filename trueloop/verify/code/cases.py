@@ -14,7 +14,7 @@ submission's process. Anything else, and a call that is not the entry point's ow
 arguments that read no other name (`len(f(x))`, `f(x)[0]`, `f(encode(s))`), stays whole (no
 checks) and runs in the sandbox's checker process, which holds no submission code, binds the
 test's helpers from the problem's trusted text and calls the entry point through proxies
-(`helpers.bind`).
+(`binding.bind`).
 Every comparison is `sandbox_wire.compare`, on plain values, in trusted code.
 """
 
@@ -29,7 +29,7 @@ from typing import Any
 
 from trueloop.sandbox import Job, Sandbox
 from trueloop.sandbox import sandbox_wire as wire
-from trueloop.verify.code.helpers import free_names
+from trueloop.verify.code.binding import free_names
 from trueloop.verify.code.scan import NOT_LITERAL, TRIVIAL, literal
 from trueloop.verify.code.special import Visible
 

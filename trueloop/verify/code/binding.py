@@ -1,5 +1,5 @@
-"""Test helpers: the names a test uses are bound from the problem's trusted text, never from
-the submission.
+"""Binding a test's helpers: the names a test uses are bound from the problem's trusted text,
+never from the submission.
 
 A HumanEval `check()` often calls a helper the problem's prompt defines (HumanEval/32
 `find_zero` is checked with `poly(xs, x)`, /38 and /50 encode with `encode_cyclic` and
